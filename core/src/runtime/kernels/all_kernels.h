@@ -1,0 +1,23 @@
+#pragma once
+#include "opstudio/runtime/kernel.h"
+
+namespace opstudio::rt {
+
+void registerElementwiseKernels(KernelRegistry& r);
+void registerActivationKernels(KernelRegistry& r);
+void registerCastKernels(KernelRegistry& r);
+void registerShapeKernels(KernelRegistry& r);
+void registerGatherScatterKernels(KernelRegistry& r);
+void registerResizeKernels(KernelRegistry& r);
+void registerConvKernels(KernelRegistry& r);
+void registerGemmKernels(KernelRegistry& r);
+void registerNormKernels(KernelRegistry& r);
+void registerSoftmaxKernels(KernelRegistry& r);
+void registerQuantKernels(KernelRegistry& r);
+void registerPoolKernels(KernelRegistry& r);
+void registerReduceKernels(KernelRegistry& r);
+void registerRecurrentKernels(KernelRegistry& r);
+void registerControlFlowKernels(KernelRegistry& r);
+void registerAllKernels(KernelRegistry& r);
+
+} // namespace opstudio::rt
