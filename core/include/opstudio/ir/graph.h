@@ -3,6 +3,7 @@
 #include "opstudio/ir/tensor.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>

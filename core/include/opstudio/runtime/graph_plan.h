@@ -14,33 +14,39 @@
 
 namespace opstudio::rt {
 
-/// Values visible by name, with a parent scope (outer graphs for subgraphs).
+/// Values visible by name, with a parent scope (outer graphs for subgraphs). A scope either
+/// holds explicit name -> tensor entries or looks names up in a running plan's value table.
 class Scope {
 public:
     explicit Scope(const Scope* parent = nullptr) : m_parent(parent) {}
+    Scope(const Scope* parent, const std::unordered_map<std::string, int>* index, const std::vector<ir::Tensor>* slots)
+        : m_parent(parent), m_index(index), m_slots(slots) {}
     const ir::Tensor* find(const std::string& name) const;
     void set(const std::string& name, const ir::Tensor* t) { m_values[name] = t; }
 
 private:
     const Scope* m_parent;
+    const std::unordered_map<std::string, int>* m_index = nullptr;
+    const std::vector<ir::Tensor>* m_slots = nullptr;
     std::unordered_map<std::string, const ir::Tensor*> m_values;
 };
 
-/// Recycles activation buffers by size; tracks live and peak bytes.
+/// Recycles activation buffers by size; tracks live and peak bytes. Buffers handed out return
+/// to the pool when the last tensor using them goes away (even after the pool is gone).
 class TensorPool {
 public:
+    TensorPool();
+    ~TensorPool();
     std::shared_ptr<ir::Buffer> acquire(size_t bytes);
-    size_t liveBytes() const { return m_live; }
-    size_t peakBytes() const { return m_peak; }
-    void resetPeak() { m_peak = m_live; }
-    void release(size_t bytes);
+    size_t liveBytes() const;
+    size_t peakBytes() const;
+    void resetPeak();
+    /// Frees every cached buffer.
     void trim();
+    struct State;
 
 private:
-    friend class PooledBuffer;
-    std::multimap<size_t, std::unique_ptr<ir::Buffer>> m_free;
-    size_t m_live = 0, m_peak = 0;
-    std::mutex m_mutex;
+    std::shared_ptr<State> m_state;
 };
 
 class GraphPlan {
@@ -62,6 +68,10 @@ private:
     int m_threads;
     std::vector<Step> m_steps;
     std::vector<std::string> m_inputNames;
+    std::unordered_map<std::string, int> m_index; // value name -> slot
+    std::vector<int> m_inputSlots, m_outputSlots;
+    std::vector<std::pair<int, ir::Tensor>> m_constants;
+    std::vector<std::pair<int, std::string>> m_outerSlots;
 };
 
 } // namespace opstudio::rt

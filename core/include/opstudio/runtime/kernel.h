@@ -15,6 +15,7 @@ namespace opstudio::rt {
 
 class Scope;
 class TensorPool;
+class ExecutionObserver;
 
 /// What a kernel factory sees when the session is built.
 struct KernelInit {
@@ -53,6 +54,13 @@ public:
     const Scope* scope() const { return m_scope; }
     TensorPool* pool() const { return m_pool; }
     int threads() const { return m_threads; }
+    /// Observer and nesting depth, passed on by control-flow kernels to their bodies.
+    ExecutionObserver* observer() const { return m_observer; }
+    int depth() const { return m_depth; }
+    void setObserver(ExecutionObserver* observer, int depth) {
+        m_observer = observer;
+        m_depth = depth;
+    }
 
 private:
     const ir::Node& m_node;
@@ -61,6 +69,8 @@ private:
     const Scope* m_scope;
     TensorPool* m_pool;
     int m_threads;
+    ExecutionObserver* m_observer = nullptr;
+    int m_depth = 0;
 };
 
 class Kernel {
