@@ -1,9 +1,472 @@
+// Pooling: MaxPool (with Indices), AveragePool, LpPool, their Global* forms, and MaxUnpool.
+//
+// X is [N, C, D1..Dk] (k = 1..3). Spatial dims are padded to three with leading size-1 dims so one
+// loop nest serves 1-D, 2-D and 3-D. Window geometry per spatial dim (kernel K, stride s, dilation d,
+// pads pb/pe, effective kernel ek = (K-1)*d + 1):
+//   NOTSET:          out = floor_or_ceil((in + pb + pe - ek) / s) + 1; with ceil_mode the last window
+//                    must start inside the input or the left padding (PyTorch/ONNX Runtime rule).
+//   SAME_UPPER/LOWER: out = ceil(in / s); total pad = max(0, (out-1)*s + ek - in), the odd pixel going
+//                    to the end (UPPER) or the beginning (LOWER).
+//   VALID:           out = floor((in - ek) / s) + 1, no padding.
+// The reference path tests every tap against the bounds; the fast path precomputes per output
+// position the range of taps inside the input, so the inner loops run bounds-free over
+// contiguous memory, and runs (n, c) planes in parallel.
 #include "runtime/kernels/kernel_util.h"
 
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
 namespace opstudio::rt {
+namespace {
+
+constexpr int kMaxSpatial = 3;
+using Dims3 = std::array<int64_t, kMaxSpatial>;
+
+struct PoolGeometry {
+    int64_t batch = 0, channels = 0;
+    int spatial = 0; // real number of spatial dims
+    Dims3 in{1, 1, 1}, out{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, dilation{1, 1, 1};
+    Dims3 padBegin{0, 0, 0}, padEnd{0, 0, 0};
+    Shape outShape;
+    int64_t inPlane() const { return in[0] * in[1] * in[2]; }
+    int64_t outPlane() const { return out[0] * out[1] * out[2]; }
+};
+
+int64_t ceilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -ceilDiv(-a, b); }
+
+std::vector<int64_t> intsOr(const ir::Node& node, const char* name, size_t n, int64_t fallback) {
+    std::vector<int64_t> v = node.attrInts(name);
+    if (v.empty()) v.assign(n, fallback);
+    return v;
+}
+
+PoolGeometry poolGeometry(const ir::Node& node, const Shape& x, bool useCeil) {
+    const int rank = static_cast<int>(x.size());
+    if (rank < 3 || rank > 2 + kMaxSpatial)
+        kernelFail(node, "pooling supports inputs of rank 3..5 (N, C and 1..3 spatial dims), got " +
+                             ir::shapeToString(x));
+    PoolGeometry g;
+    g.spatial = rank - 2;
+    g.batch = x[0];
+    g.channels = x[1];
+    const size_t k = static_cast<size_t>(g.spatial);
+    const std::vector<int64_t> kernel = node.attrInts("kernel_shape");
+    if (kernel.size() != k) kernelFail(node, "kernel_shape must have one entry per spatial dim");
+    const std::vector<int64_t> strides = intsOr(node, "strides", k, 1);
+    const std::vector<int64_t> dilations = intsOr(node, "dilations", k, 1);
+    std::vector<int64_t> pads = intsOr(node, "pads", 2 * k, 0);
+    if (strides.size() != k || dilations.size() != k || pads.size() != 2 * k)
+        kernelFail(node, "strides/dilations/pads do not match the number of spatial dims");
+    const std::string autoPad = node.attrString("auto_pad", "NOTSET");
+    const bool ceilMode = useCeil && node.attrInt("ceil_mode", 0) != 0;
+    const int off = kMaxSpatial - g.spatial; // leading size-1 dims
+    g.outShape = {g.batch, g.channels};
+    for (size_t i = 0; i < k; ++i) {
+        const int j = off + static_cast<int>(i);
+        const int64_t in = x[2 + i], K = kernel[i], s = strides[i], d = dilations[i];
+        if (K <= 0 || s <= 0 || d <= 0) kernelFail(node, "kernel_shape, strides and dilations must be positive");
+        const int64_t ek = (K - 1) * d + 1;
+        int64_t pb = pads[i], pe = pads[i + k], out;
+        if (pb < 0 || pe < 0) kernelFail(node, "negative pads are not supported");
+        if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+            out = ceilDiv(in, s);
+            const int64_t total = std::max<int64_t>(0, (out - 1) * s + ek - in);
+            pb = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+            pe = total - pb;
+        } else if (autoPad == "VALID") {
+            pb = pe = 0;
+            out = floorDiv(in - ek, s) + 1;
+        } else if (autoPad == "NOTSET" || autoPad.empty()) {
+            const int64_t span = in + pb + pe - ek;
+            out = (ceilMode ? ceilDiv(span, s) : floorDiv(span, s)) + 1;
+            if (ceilMode && out > 0 && (out - 1) * s >= in + pb) --out;
+        } else {
+            kernelFail(node, "unknown auto_pad '" + autoPad + "'");
+        }
+        if (out <= 0 && in > 0) kernelFail(node, "kernel larger than the padded input");
+        out = std::max<int64_t>(out, 0);
+        g.in[j] = in;
+        g.out[j] = out;
+        g.kernel[j] = K;
+        g.stride[j] = s;
+        g.dilation[j] = d;
+        g.padBegin[j] = pb;
+        g.padEnd[j] = pe;
+        g.outShape.push_back(out);
+    }
+    return g;
+}
+
+/// Taps of the window at output position o that fall inside [0, in): k in [lo, hi).
+struct TapRange {
+    int64_t start, lo, hi;
+};
+std::vector<TapRange> tapRanges(const PoolGeometry& g, int j) {
+    std::vector<TapRange> r(static_cast<size_t>(g.out[j]));
+    for (int64_t o = 0; o < g.out[j]; ++o) {
+        const int64_t start = o * g.stride[j] - g.padBegin[j];
+        const int64_t d = g.dilation[j];
+        const int64_t lo = start >= 0 ? 0 : ceilDiv(-start, d);
+        const int64_t hi = std::min(g.kernel[j], ceilDiv(g.in[j] - start, d));
+        r[o] = {start, std::min(lo, g.kernel[j]), std::max(hi, int64_t{0})};
+    }
+    return r;
+}
+
+// ---- MaxPool ----------------------------------------------------------------------------------
+
+/// Flat spatial index of (p0, p1, p2): row-major, or column-major when storage_order = 1.
+struct IndexOrder {
+    Dims3 mul;
+    IndexOrder(const PoolGeometry& g, bool columnMajor) {
+        if (!columnMajor) mul = {g.in[1] * g.in[2], g.in[2], 1};
+        else {
+            // Column-major over the real spatial dims: the first real dim varies fastest.
+            const int off = kMaxSpatial - g.spatial;
+            int64_t m = 1;
+            mul = {0, 0, 0};
+            for (int j = off; j < kMaxSpatial; ++j) {
+                mul[j] = m;
+                m *= g.in[j];
+            }
+        }
+    }
+};
+
+template <typename T>
+void maxPoolReference(const PoolGeometry& g, const T* x, T* y, int64_t* ind, bool columnMajor) {
+    const IndexOrder order(g, columnMajor);
+    const int64_t planes = g.batch * g.channels;
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = x + pl * g.inPlane();
+        for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
+            for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
+                for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
+                    T best = std::numeric_limits<T>::lowest();
+                    int64_t bestIdx = -1;
+                    for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0)
+                        for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1)
+                            for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
+                                const int64_t p0 = o0 * g.stride[0] - g.padBegin[0] + k0 * g.dilation[0];
+                                const int64_t p1 = o1 * g.stride[1] - g.padBegin[1] + k1 * g.dilation[1];
+                                const int64_t p2 = o2 * g.stride[2] - g.padBegin[2] + k2 * g.dilation[2];
+                                if (p0 < 0 || p0 >= g.in[0] || p1 < 0 || p1 >= g.in[1] || p2 < 0 || p2 >= g.in[2])
+                                    continue;
+                                const T v = xp[(p0 * g.in[1] + p1) * g.in[2] + p2];
+                                if (bestIdx < 0 || v > best) {
+                                    best = v;
+                                    bestIdx = p0 * order.mul[0] + p1 * order.mul[1] + p2 * order.mul[2];
+                                }
+                            }
+                    const int64_t oi = pl * g.outPlane() + (o0 * g.out[1] + o1) * g.out[2] + o2;
+                    y[oi] = best;
+                    if (ind) ind[oi] = bestIdx < 0 ? -1 : pl * g.inPlane() + bestIdx;
+                }
+    }
+}
+
+template <typename T>
+void maxPoolFast(const PoolGeometry& g, const T* x, T* y, int64_t* ind, bool columnMajor) {
+    const IndexOrder order(g, columnMajor);
+    const auto r0 = tapRanges(g, 0), r1 = tapRanges(g, 1), r2 = tapRanges(g, 2);
+    const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+    parallelFor(
+        g.batch * g.channels,
+        [&](int64_t b, int64_t e) {
+            for (int64_t pl = b; pl < e; ++pl) {
+                const T* xp = x + pl * g.inPlane();
+                T* yp = y + pl * g.outPlane();
+                int64_t* ip = ind ? ind + pl * g.outPlane() : nullptr;
+                for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
+                    for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
+                        for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
+                            const TapRange &a = r0[o0], &c = r1[o1], &w = r2[o2];
+                            T best = std::numeric_limits<T>::lowest();
+                            int64_t bestIdx = -1;
+                            for (int64_t k0 = a.lo; k0 < a.hi; ++k0) {
+                                const int64_t p0 = a.start + k0 * g.dilation[0];
+                                for (int64_t k1 = c.lo; k1 < c.hi; ++k1) {
+                                    const int64_t p1 = c.start + k1 * g.dilation[1];
+                                    const T* row = xp + (p0 * g.in[1] + p1) * g.in[2] + w.start;
+                                    for (int64_t k2 = w.lo; k2 < w.hi; ++k2) {
+                                        const T v = row[k2 * g.dilation[2]];
+                                        if (bestIdx < 0 || v > best) {
+                                            best = v;
+                                            bestIdx = p0 * order.mul[0] + p1 * order.mul[1] +
+                                                      (w.start + k2 * g.dilation[2]) * order.mul[2];
+                                        }
+                                    }
+                                }
+                            }
+                            const int64_t oi = (o0 * g.out[1] + o1) * g.out[2] + o2;
+                            yp[oi] = best;
+                            if (ip) ip[oi] = bestIdx < 0 ? -1 : pl * g.inPlane() + bestIdx;
+                        }
+            }
+        },
+        g.outPlane() * window);
+}
+
+void runMaxPool(KernelContext& ctx, bool fast) {
+    const Tensor& x = ctx.input(0);
+    const ir::Node& node = ctx.node();
+    const PoolGeometry g = poolGeometry(node, x.shape(), true);
+    const int64_t storageOrder = node.attrInt("storage_order", 0);
+    if (storageOrder != 0 && storageOrder != 1) kernelFail(node, "storage_order must be 0 or 1");
+    Tensor& y = ctx.allocate(0, x.dtype(), g.outShape);
+    int64_t* ind = nullptr;
+    if (ctx.outputCount() > 1 && ctx.wantsOutput(1)) ind = ctx.allocate(1, DType::I64, g.outShape).data<int64_t>();
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        if (fast) maxPoolFast<T>(g, x.data<T>(), y.data<T>(), ind, storageOrder == 1);
+        else maxPoolReference<T>(g, x.data<T>(), y.data<T>(), ind, storageOrder == 1);
+    };
+    switch (x.dtype()) {
+    case DType::F32: run(float{}); break;
+    case DType::F64: run(double{}); break;
+    case DType::I8: run(int8_t{}); break;
+    case DType::U8: run(uint8_t{}); break;
+    default: kernelFail(node, "unsupported dtype " + std::string(ir::dtypeName(x.dtype())));
+    }
+}
+
+// ---- AveragePool / LpPool ---------------------------------------------------------------------
+
+enum class SumPool { Average, Lp };
+
+struct SumPoolParams {
+    SumPool kind = SumPool::Average;
+    bool countIncludePad = false;
+    double p = 2.0;
+};
+
+/// Number of taps of the window at o inside the padded extent [-pb, in + pe): the divisor of
+/// AveragePool with count_include_pad (windows overhanging with ceil_mode are cut at the pad end).
+int64_t paddedTaps(const PoolGeometry& g, int j, int64_t o) {
+    int64_t n = 0;
+    for (int64_t k = 0; k < g.kernel[j]; ++k) {
+        const int64_t p = o * g.stride[j] - g.padBegin[j] + k * g.dilation[j];
+        if (p >= -g.padBegin[j] && p < g.in[j] + g.padEnd[j]) ++n;
+    }
+    return n;
+}
+
+template <typename T> T finishSumPool(double sum, int64_t valid, int64_t padded, const SumPoolParams& prm) {
+    if (prm.kind == SumPool::Lp) return static_cast<T>(std::pow(sum, 1.0 / prm.p));
+    const int64_t div = prm.countIncludePad ? padded : valid;
+    return div > 0 ? static_cast<T>(sum / static_cast<double>(div)) : T(0);
+}
+
+template <typename T> double lpTerm(T v, double p) {
+    const double a = std::abs(static_cast<double>(v));
+    return p == 2.0 ? a * a : (p == 1.0 ? a : std::pow(a, p));
+}
+
+template <typename T> void sumPoolReference(const PoolGeometry& g, const T* x, T* y, const SumPoolParams& prm) {
+    const int64_t planes = g.batch * g.channels;
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = x + pl * g.inPlane();
+        for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
+            for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
+                for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
+                    double sum = 0;
+                    int64_t valid = 0;
+                    for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0)
+                        for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1)
+                            for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
+                                const int64_t p0 = o0 * g.stride[0] - g.padBegin[0] + k0 * g.dilation[0];
+                                const int64_t p1 = o1 * g.stride[1] - g.padBegin[1] + k1 * g.dilation[1];
+                                const int64_t p2 = o2 * g.stride[2] - g.padBegin[2] + k2 * g.dilation[2];
+                                if (p0 < 0 || p0 >= g.in[0] || p1 < 0 || p1 >= g.in[1] || p2 < 0 || p2 >= g.in[2])
+                                    continue;
+                                const T v = xp[(p0 * g.in[1] + p1) * g.in[2] + p2];
+                                sum += prm.kind == SumPool::Lp ? lpTerm(v, prm.p) : static_cast<double>(v);
+                                ++valid;
+                            }
+                    const int64_t padded = paddedTaps(g, 0, o0) * paddedTaps(g, 1, o1) * paddedTaps(g, 2, o2);
+                    y[pl * g.outPlane() + (o0 * g.out[1] + o1) * g.out[2] + o2] =
+                        finishSumPool<T>(sum, valid, padded, prm);
+                }
+    }
+}
+
+template <typename T> void sumPoolFast(const PoolGeometry& g, const T* x, T* y, const SumPoolParams& prm) {
+    const auto r0 = tapRanges(g, 0), r1 = tapRanges(g, 1), r2 = tapRanges(g, 2);
+    std::array<std::vector<int64_t>, kMaxSpatial> padded;
+    for (int j = 0; j < kMaxSpatial; ++j)
+        for (int64_t o = 0; o < g.out[j]; ++o) padded[j].push_back(paddedTaps(g, j, o));
+    const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+    const bool lp = prm.kind == SumPool::Lp;
+    parallelFor(
+        g.batch * g.channels,
+        [&](int64_t b, int64_t e) {
+            for (int64_t pl = b; pl < e; ++pl) {
+                const T* xp = x + pl * g.inPlane();
+                T* yp = y + pl * g.outPlane();
+                for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
+                    for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
+                        for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
+                            const TapRange &a = r0[o0], &c = r1[o1], &w = r2[o2];
+                            // Accumulate in T here (the reference uses double): fine for pooling windows.
+                            T sum = T(0);
+                            for (int64_t k0 = a.lo; k0 < a.hi; ++k0) {
+                                const int64_t p0 = a.start + k0 * g.dilation[0];
+                                for (int64_t k1 = c.lo; k1 < c.hi; ++k1) {
+                                    const T* row = xp + (p0 * g.in[1] + c.start + k1 * g.dilation[1]) * g.in[2] +
+                                                   w.start;
+                                    if (lp) {
+                                        for (int64_t k2 = w.lo; k2 < w.hi; ++k2)
+                                            sum += static_cast<T>(lpTerm(row[k2 * g.dilation[2]], prm.p));
+                                    } else if (g.dilation[2] == 1) {
+                                        for (int64_t k2 = w.lo; k2 < w.hi; ++k2) sum += row[k2];
+                                    } else {
+                                        for (int64_t k2 = w.lo; k2 < w.hi; ++k2) sum += row[k2 * g.dilation[2]];
+                                    }
+                                }
+                            }
+                            const int64_t valid = (a.hi - a.lo) * (c.hi - c.lo) * (w.hi - w.lo);
+                            yp[(o0 * g.out[1] + o1) * g.out[2] + o2] = finishSumPool<T>(
+                                static_cast<double>(sum), valid, padded[0][o0] * padded[1][o1] * padded[2][o2], prm);
+                        }
+            }
+        },
+        g.outPlane() * window);
+}
+
+double lpNorm(const ir::Node& node) {
+    const ir::Attribute* a = node.attr("p");
+    if (!a) return 2.0;
+    const double p = a->type == ir::AttrType::Float ? static_cast<double>(a->f) : static_cast<double>(a->i);
+    if (!(p > 0)) kernelFail(node, "p must be positive");
+    return p;
+}
+
+void runSumPool(KernelContext& ctx, SumPool kind, bool fast) {
+    const Tensor& x = ctx.input(0);
+    const ir::Node& node = ctx.node();
+    const PoolGeometry g = poolGeometry(node, x.shape(), true);
+    SumPoolParams prm;
+    prm.kind = kind;
+    prm.countIncludePad = node.attrInt("count_include_pad", 0) != 0;
+    if (kind == SumPool::Lp) prm.p = lpNorm(node);
+    Tensor& y = ctx.allocate(0, x.dtype(), g.outShape);
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        if (fast) sumPoolFast<T>(g, x.data<T>(), y.data<T>(), prm);
+        else sumPoolReference<T>(g, x.data<T>(), y.data<T>(), prm);
+    };
+    switch (x.dtype()) {
+    case DType::F32: run(float{}); break;
+    case DType::F64: run(double{}); break;
+    default: kernelFail(node, "unsupported dtype " + std::string(ir::dtypeName(x.dtype())));
+    }
+}
+
+// ---- Global pools -----------------------------------------------------------------------------
+
+enum class GlobalKind { Average, Max, Lp };
+
+void runGlobalPool(KernelContext& ctx, GlobalKind kind) {
+    const Tensor& x = ctx.input(0);
+    const ir::Node& node = ctx.node();
+    if (x.rank() < 2) kernelFail(node, "input must be [N, C, ...]");
+    Shape outShape = x.shape();
+    int64_t plane = 1;
+    for (int d = 2; d < x.rank(); ++d) {
+        plane *= outShape[d];
+        outShape[d] = 1;
+    }
+    const double p = kind == GlobalKind::Lp ? lpNorm(node) : 2.0;
+    Tensor& y = ctx.allocate(0, x.dtype(), outShape);
+    const int64_t planes = x.dim(0) * x.dim(1);
+    if (plane == 0 && kind == GlobalKind::Max && planes > 0) kernelFail(node, "empty spatial extent");
+    dispatchFloat(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+        const T* in = x.data<T>();
+        T* out = y.data<T>();
+        parallelFor(
+            planes,
+            [&](int64_t b, int64_t e) {
+                for (int64_t pl = b; pl < e; ++pl) {
+                    Vec v(in + pl * plane, plane);
+                    switch (kind) {
+                    case GlobalKind::Average: out[pl] = plane ? v.sum() / static_cast<T>(plane) : T(0); break;
+                    case GlobalKind::Max: out[pl] = v.maxCoeff(); break;
+                    case GlobalKind::Lp:
+                        out[pl] = p == 2.0 ? std::sqrt(v.square().sum())
+                                           : static_cast<T>(std::pow(static_cast<double>(v.abs().pow(T(p)).sum()),
+                                                                     1.0 / p));
+                        break;
+                    }
+                }
+            },
+            plane);
+    });
+}
+
+// ---- MaxUnpool --------------------------------------------------------------------------------
+
+void runMaxUnpool(KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    const Tensor& ind = ctx.input(1);
+    const ir::Node& node = ctx.node();
+    if (x.rank() < 3) kernelFail(node, "input must be [N, C, D1, ...]");
+    if (ind.shape() != x.shape()) kernelFail(node, "indices must have the shape of X");
+    const size_t k = static_cast<size_t>(x.rank() - 2);
+    const std::vector<int64_t> kernel = node.attrInts("kernel_shape");
+    if (kernel.size() != k) kernelFail(node, "kernel_shape must have one entry per spatial dim");
+    const std::vector<int64_t> strides = intsOr(node, "strides", k, 1);
+    const std::vector<int64_t> pads = intsOr(node, "pads", 2 * k, 0);
+    if (strides.size() != k || pads.size() != 2 * k) kernelFail(node, "strides/pads do not match the spatial dims");
+    Shape outShape;
+    if (ctx.hasInput(2)) {
+        outShape = ctx.input(2).toInt64s();
+        if (outShape.size() != x.shape().size()) kernelFail(node, "output_shape has the wrong rank");
+    } else {
+        // Inverse of the pooling size formula: out = (in - 1) * s - (pb + pe) + K.
+        outShape = {x.dim(0), x.dim(1)};
+        for (size_t i = 0; i < k; ++i) outShape.push_back((x.dim(2 + i) - 1) * strides[i] - pads[i] - pads[i + k] + kernel[i]);
+    }
+    for (int64_t d : outShape)
+        if (d < 0) kernelFail(node, "negative output dimension");
+    Tensor& y = ctx.allocate(0, x.dtype(), outShape);
+    const int64_t total = y.numel();
+    std::memset(y.raw(), 0, y.byteSize());
+    const std::vector<int64_t> idx = ind.toInt64s();
+    const size_t esize = ir::dtypeSize(x.dtype());
+    if (esize == 0) kernelFail(node, "unsupported dtype");
+    const auto* src = static_cast<const uint8_t*>(x.raw());
+    auto* dst = static_cast<uint8_t*>(y.raw());
+    for (size_t i = 0; i < idx.size(); ++i) {
+        if (idx[i] < 0 || idx[i] >= total) kernelFail(node, "index " + std::to_string(idx[i]) + " outside the output");
+        std::memcpy(dst + idx[i] * esize, src + i * esize, esize);
+    }
+}
+
+} // namespace
 
 void registerPoolKernels(KernelRegistry& r) {
-    (void)r;
+    r.add({"MaxPool", 1, kLatestOpset, ""}, fn([](KernelContext& ctx) { runMaxPool(ctx, true); }, "eigen"),
+          fn([](KernelContext& ctx) { runMaxPool(ctx, false); }));
+    r.add({"AveragePool", 1, kLatestOpset, ""},
+          fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Average, true); }, "eigen"),
+          fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Average, false); }));
+    r.add({"LpPool", 1, kLatestOpset, ""}, fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Lp, true); }, "eigen"),
+          fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Lp, false); }));
+    r.add({"GlobalAveragePool", 1, kLatestOpset, ""},
+          fn([](KernelContext& ctx) { runGlobalPool(ctx, GlobalKind::Average); }, "eigen"));
+    r.add({"GlobalMaxPool", 1, kLatestOpset, ""},
+          fn([](KernelContext& ctx) { runGlobalPool(ctx, GlobalKind::Max); }, "eigen"));
+    r.add({"GlobalLpPool", 1, kLatestOpset, ""}, fn([](KernelContext& ctx) { runGlobalPool(ctx, GlobalKind::Lp); }, "eigen"));
+    r.add({"MaxUnpool", 9, kLatestOpset, ""}, fn([](KernelContext& ctx) { runMaxUnpool(ctx); }));
 }
 
 } // namespace opstudio::rt
