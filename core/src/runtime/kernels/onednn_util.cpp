@@ -1,0 +1,161 @@
+#include "runtime/kernels/onednn_util.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace opstudio::rt::onednn {
+
+dnnl::engine& engine() {
+    static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    return e;
+}
+
+dnnl::stream& stream() {
+    thread_local dnnl::stream s(engine());
+    return s;
+}
+
+dnnl::memory::dims toDims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
+
+dnnl::memory::format_tag plainTag(int rank) {
+    using tag = dnnl::memory::format_tag;
+    switch (rank) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    case 6: return tag::abcdef;
+    default: throw Error("oneDNN: no plain layout for rank " + std::to_string(rank));
+    }
+}
+
+dnnl::memory::data_type dataType(DType dtype) {
+    using dt = dnnl::memory::data_type;
+    switch (dtype) {
+    case DType::F32: return dt::f32;
+    case DType::I8: return dt::s8;
+    case DType::U8: return dt::u8;
+    case DType::I32: return dt::s32;
+    case DType::BF16: return dt::bf16;
+    case DType::F16: return dt::f16;
+    default: throw Error("oneDNN: unsupported dtype " + std::string(ir::dtypeName(dtype)));
+    }
+}
+
+dnnl::memory::desc plainDesc(const Shape& shape, DType dtype) {
+    // oneDNN has no rank-0 memory; a scalar is a 1-element vector.
+    if (shape.empty()) return dnnl::memory::desc({1}, dataType(dtype), dnnl::memory::format_tag::a);
+    return dnnl::memory::desc(toDims(shape), dataType(dtype), plainTag(static_cast<int>(shape.size())));
+}
+
+dnnl::memory wrap(const dnnl::memory::desc& desc, const void* data) {
+    return dnnl::memory(desc, engine(), const_cast<void*>(data));
+}
+
+dnnl::memory reorderedTo(const dnnl::memory& user, const dnnl::memory::desc& wanted) {
+    if (user.get_desc() == wanted) return user;
+    dnnl::memory out(wanted, engine());
+    dnnl::reorder(user, out).execute(stream(), const_cast<dnnl::memory&>(user), out);
+    stream().wait();
+    return out;
+}
+
+dnnl::memory PackedWeights::get(const dnnl::memory::desc& wanted) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    for (auto& m : m_packed)
+        if (m.get_desc() == wanted) return m;
+    dnnl::memory user = wrap(m_plain, m_data);
+    if (m_plain == wanted) {
+        m_packed.push_back(user);
+        return user;
+    }
+    dnnl::memory packed(wanted, engine());
+    dnnl::reorder(user, packed).execute(stream(), user, packed);
+    stream().wait();
+    m_packed.push_back(packed);
+    return packed;
+}
+
+FusedActivation FusedActivation::fromNode(const ir::Node& node) {
+    FusedActivation a;
+    const std::string name = node.attrString("activation", "");
+    const std::vector<float> p = node.attrFloats("activation_params");
+    auto param = [&](size_t i, float fallback) { return i < p.size() ? p[i] : fallback; };
+    if (name.empty() || name == "None" || name == "Identity") {
+        a.kind = Kind::None;
+    } else if (name == "Relu") {
+        a.kind = Kind::Relu;
+    } else if (name == "LeakyRelu") {
+        a.kind = Kind::LeakyRelu;
+        a.alpha = param(0, 0.01f);
+    } else if (name == "Sigmoid") {
+        a.kind = Kind::Sigmoid;
+    } else if (name == "Tanh") {
+        a.kind = Kind::Tanh;
+    } else if (name == "Clip") {
+        a.kind = Kind::Clip;
+        a.alpha = param(0, std::numeric_limits<float>::lowest());
+        a.beta = param(1, std::numeric_limits<float>::max());
+    } else if (name == "HardSigmoid") {
+        a.kind = Kind::HardSigmoid;
+        a.alpha = param(0, 0.2f);
+        a.beta = param(1, 0.5f);
+    } else {
+        kernelFail(node, "unsupported fused activation '" + name + "'");
+    }
+    return a;
+}
+
+void FusedActivation::appendTo(dnnl::post_ops& ops) const {
+    using alg = dnnl::algorithm;
+    switch (kind) {
+    case Kind::None: break;
+    case Kind::Relu: ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f); break;
+    case Kind::LeakyRelu: ops.append_eltwise(1.f, alg::eltwise_relu, alpha, 0.f); break;
+    case Kind::Sigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); break;
+    case Kind::Tanh: ops.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f); break;
+    case Kind::Clip: ops.append_eltwise(1.f, alg::eltwise_clip, alpha, beta); break;
+    case Kind::HardSigmoid:
+        // oneDNN 2.6 has no hardsigmoid: max(0, min(1, alpha*x + beta)) = clip(linear(x)).
+        ops.append_eltwise(1.f, alg::eltwise_linear, alpha, beta);
+        ops.append_eltwise(1.f, alg::eltwise_clip, 0.f, 1.f);
+        break;
+    }
+}
+
+template <typename T> static void applyActivation(const FusedActivation& a, T* x, int64_t n) {
+    using Kind = FusedActivation::Kind;
+    const T alpha = static_cast<T>(a.alpha), beta = static_cast<T>(a.beta);
+    for (int64_t i = 0; i < n; ++i) {
+        const T v = x[i];
+        switch (a.kind) {
+        case Kind::None: break;
+        case Kind::Relu: x[i] = v > 0 ? v : T(0); break;
+        case Kind::LeakyRelu: x[i] = v >= 0 ? v : alpha * v; break;
+        case Kind::Sigmoid: x[i] = T(1) / (T(1) + std::exp(-v)); break;
+        case Kind::Tanh: x[i] = std::tanh(v); break;
+        case Kind::Clip: x[i] = std::min(std::max(v, alpha), beta); break;
+        case Kind::HardSigmoid: x[i] = std::min(T(1), std::max(T(0), alpha * v + beta)); break;
+        }
+    }
+}
+
+void FusedActivation::apply(float* data, int64_t n) const {
+    if (active()) applyActivation(*this, data, n);
+}
+void FusedActivation::apply(double* data, int64_t n) const {
+    if (active()) applyActivation(*this, data, n);
+}
+
+std::optional<Shape> knownShape(const KernelInit& init, size_t input) {
+    if (!init.model || !init.model->graph || input >= init.node.inputs.size()) return std::nullopt;
+    const std::string& name = init.node.inputs[input];
+    if (name.empty()) return std::nullopt;
+    const ir::Value* v = init.model->graph->findValue(name);
+    if (!v || !v->shape) return std::nullopt;
+    return ir::concreteShape(v->shape);
+}
+
+} // namespace opstudio::rt::onednn
