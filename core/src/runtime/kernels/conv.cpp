@@ -165,7 +165,9 @@ ConvGeometry convTransposeGeometry(const ir::Node& node, const ConvAttrs& a, con
             const int64_t out = !wanted.empty() ? wanted[i] : g.in[i] * g.strides[i];
             const int64_t total = full - out;
             // The spec: SAME_UPPER puts the smaller half first, everything else the larger half first.
-            const int64_t small = total / 2;
+            // Halves use floor division (Python's //): a wanted size one past the natural one gives
+            // total = -1, i.e. pads (0, -1) and an extra zero row at the end.
+            const int64_t small = total >= 0 ? total / 2 : -((-total + 1) / 2);
             g.padBegin[i] = a.autoPad == AutoPad::SameUpper ? small : total - small;
             g.padEnd[i] = total - g.padBegin[i];
         } else if (a.autoPad == AutoPad::Valid) {
