@@ -168,7 +168,7 @@ void castToString(const ir::Node& node, const Tensor& src, Tensor& dst) {
         const S* in = src.data<S>();
         for (int64_t i = 0; i < n; ++i) {
             if constexpr (std::is_floating_point_v<S>) out[i] = formatFloating(in[i], std::is_same_v<S, float>);
-            else if constexpr (std::is_same_v<S, bool>) out[i] = in[i] ? "1" : "0";
+            else if constexpr (std::is_same_v<S, bool>) out[i].assign(1, in[i] ? '1' : '0');
             else out[i] = std::to_string(in[i]);
         }
     });
