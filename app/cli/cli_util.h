@@ -1,0 +1,41 @@
+#pragma once
+// Helpers shared by the subcommands: loading with a clear error, JSON output, --dim parsing.
+#include "opstudio/ir/graph.h"
+#include "opstudio/util/error.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace opstudio::cli {
+
+/// Thrown by commands for a user-facing failure; main prints it as one `error:` line.
+using CliError = opstudio::Error;
+
+/// Loads a model or throws the loader's error (with file context).
+ir::Model loadModelOrThrow(const std::string& path, bool inferShapes = true);
+
+/// `--json [FILE]`: adds the option; `jsonRequested` says whether it was given.
+struct JsonOption {
+    CLI::Option* option = nullptr;
+    std::string file;
+    bool requested() const { return option && option->count() > 0; }
+};
+void addJsonOption(CLI::App& command, JsonOption& json);
+/// Writes JSON to the file given with --json, or to stdout when no file was given.
+void emitJson(const JsonOption& json, const nlohmann::json& doc);
+
+/// Parses "NAME=VALUE" pairs given with --dim.
+std::map<std::string, int64_t> parseDims(const std::vector<std::string>& specs);
+
+/// [1, "batch", null] for a value shape; null when even the rank is unknown.
+nlohmann::json shapeToJson(const ir::ValueShape& shape);
+
+/// The ONNX domain spelled for people and scripts ("" -> "ai.onnx").
+std::string domainName(const std::string& domain);
+
+} // namespace opstudio::cli
