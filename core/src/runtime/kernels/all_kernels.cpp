@@ -19,6 +19,10 @@ void registerAllKernels(KernelRegistry& r) {
     registerReduceKernels(r);
     registerRecurrentKernels(r);
     registerControlFlowKernels(r);
+    registerLossKernels(r);
+    registerDetectionKernels(r);
+    registerSignalKernels(r);
+    registerMiscKernels(r);
 }
 
 } // namespace opstudio::rt

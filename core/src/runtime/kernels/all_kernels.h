@@ -18,6 +18,10 @@ void registerPoolKernels(KernelRegistry& r);
 void registerReduceKernels(KernelRegistry& r);
 void registerRecurrentKernels(KernelRegistry& r);
 void registerControlFlowKernels(KernelRegistry& r);
+void registerLossKernels(KernelRegistry& r);
+void registerDetectionKernels(KernelRegistry& r);
+void registerSignalKernels(KernelRegistry& r);
+void registerMiscKernels(KernelRegistry& r);
 void registerAllKernels(KernelRegistry& r);
 
 } // namespace opstudio::rt
