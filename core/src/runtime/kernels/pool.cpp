@@ -426,28 +426,39 @@ void runMaxUnpool(KernelContext& ctx) {
     const std::vector<int64_t> strides = intsOr(node, "strides", k, 1);
     const std::vector<int64_t> pads = intsOr(node, "pads", 2 * k, 0);
     if (strides.size() != k || pads.size() != 2 * k) kernelFail(node, "strides/pads do not match the spatial dims");
-    Shape outShape;
+    // Indices address the unpooled shape given by the inverse of the pooling size formula,
+    // out = (in - 1) * s - (pb + pe) + K. An explicit output_shape only pads that result with zeros
+    // at the end of each dim (as the ONNX reference does).
+    Shape inferred = {x.dim(0), x.dim(1)};
+    for (size_t i = 0; i < k; ++i) inferred.push_back((x.dim(2 + i) - 1) * strides[i] - pads[i] - pads[i + k] + kernel[i]);
+    for (int64_t d : inferred)
+        if (d < 0) kernelFail(node, "negative output dimension");
+    Shape outShape = inferred;
     if (ctx.hasInput(2)) {
         outShape = ctx.input(2).toInt64s();
-        if (outShape.size() != x.shape().size()) kernelFail(node, "output_shape has the wrong rank");
-    } else {
-        // Inverse of the pooling size formula: out = (in - 1) * s - (pb + pe) + K.
-        outShape = {x.dim(0), x.dim(1)};
-        for (size_t i = 0; i < k; ++i) outShape.push_back((x.dim(2 + i) - 1) * strides[i] - pads[i] - pads[i + k] + kernel[i]);
+        if (outShape.size() != inferred.size()) kernelFail(node, "output_shape has the wrong rank");
+        for (size_t d = 0; d < outShape.size(); ++d)
+            if (outShape[d] < inferred[d]) kernelFail(node, "output_shape smaller than the unpooled shape");
     }
-    for (int64_t d : outShape)
-        if (d < 0) kernelFail(node, "negative output dimension");
-    Tensor& y = ctx.allocate(0, x.dtype(), outShape);
-    const int64_t total = y.numel();
-    std::memset(y.raw(), 0, y.byteSize());
-    const std::vector<int64_t> idx = ind.toInt64s();
     const size_t esize = ir::dtypeSize(x.dtype());
     if (esize == 0) kernelFail(node, "unsupported dtype");
+    Tensor& y = ctx.allocate(0, x.dtype(), outShape);
+    std::memset(y.raw(), 0, y.byteSize());
+    const int64_t total = ir::shapeNumel(inferred);
+    const Shape inferredStrides = stridesOf(inferred);
+    const Shape outStrides = stridesOf(outShape);
+    const std::vector<int64_t> idx = ind.toInt64s();
     const auto* src = static_cast<const uint8_t*>(x.raw());
     auto* dst = static_cast<uint8_t*>(y.raw());
     for (size_t i = 0; i < idx.size(); ++i) {
         if (idx[i] < 0 || idx[i] >= total) kernelFail(node, "index " + std::to_string(idx[i]) + " outside the output");
-        std::memcpy(dst + idx[i] * esize, src + i * esize, esize);
+        // Re-address the flat index from the inferred shape into the (possibly larger) output.
+        int64_t rest = idx[i], o = 0;
+        for (size_t d = 0; d < inferred.size(); ++d) {
+            o += (rest / inferredStrides[d]) * outStrides[d];
+            rest %= inferredStrides[d];
+        }
+        std::memcpy(dst + o * esize, src + i * esize, esize);
     }
 }
 
