@@ -59,6 +59,12 @@ std::string compare(const ir::Tensor& got, const ir::Tensor& want, const CaseOpt
     return "";
 }
 
+/// The ONNX test generator stores bfloat16 tensors as uint16 (same bits); read them back as bfloat16.
+ir::Tensor asBfloat16(const ir::Tensor& t) {
+    if (t.dtype() != ir::DType::U16) return t;
+    return ir::Tensor::view(ir::DType::BF16, t.shape(), t.buffer(), t.offset());
+}
+
 bool looksUnsupported(const std::string& msg) {
     return msg.find("unsupported operator") != std::string::npos || msg.find("is not supported") != std::string::npos;
 }
@@ -111,6 +117,8 @@ CaseResult runOnnxCase(const std::string& caseDir, const CaseOptions& options) {
                 if (name.empty() || std::find(model->graph->inputs.begin(), model->graph->inputs.end(), name) ==
                                         model->graph->inputs.end())
                     name = i < realInputs.size() ? realInputs[i] : name;
+                const ir::Value* v = model->graph->findValue(name);
+                if (v && v->dtype == ir::DType::BF16) t.value() = asBfloat16(t.value());
                 feeds[name] = std::move(t.value());
             }
             auto outs = session.value()->run(feeds);
@@ -131,6 +139,7 @@ CaseResult runOnnxCase(const std::string& caseDir, const CaseOptions& options) {
                     r.message = "output file: " + want.error().describe();
                     return r;
                 }
+                if (outs.value()[i].tensor.dtype() == ir::DType::BF16) want.value() = asBfloat16(want.value());
                 const std::string why = compare(outs.value()[i].tensor, want.value(), options, r.maxAbsError);
                 if (!why.empty()) {
                     r.message = "output " + std::to_string(i) + " ('" + outs.value()[i].name + "'): " + why;
