@@ -75,7 +75,12 @@ std::map<std::string, ir::Tensor> readFeeds(const rt::Session& session, const fs
         if (!name.empty()) {
             for (const auto& in : inputs)
                 if (in.name == name) info = &in;
-            if (!info) throw CliError("'" + files[i].filename().string() + "' holds tensor '" + name + "', which is not an input of the model");
+            if (!info) {
+                std::string known;
+                for (const auto& in : inputs) known += (known.empty() ? "" : ", ") + in.name;
+                throw CliError("'" + files[i].filename().string() + "' holds tensor '" + name +
+                               "', which is not an input of the model (inputs: " + known + ")");
+            }
         } else {
             info = &inputs[i];
         }
