@@ -230,25 +230,24 @@ private:
 
     bool runFast(const MatMulShapes& s, const Tensor& a, const Tensor& b, Tensor& y) {
         const int64_t batch = ir::shapeNumel(s.batch);
-        if (m_constB && b.raw() == m_constB->raw() && b.shape() == m_constB->shape()) {
-            // [P, M, K] x [K, N] with A contiguous: one [P*M, K] x [K, N] product.
-            if (!m_transA || a.rank() <= 2) {
-                const bool foldBatch = !m_transA;
-                if (foldBatch) {
-                    m_onednn->run({batch * s.m, s.k}, false, a.raw(), {s.k, s.n}, m_transB, b.raw(),
-                                  {batch * s.m, s.n}, y.raw());
-                    return true;
-                }
-                m_onednn->run({s.m, s.k}, true, a.raw(), {s.k, s.n}, m_transB, b.raw(), {s.m, s.n}, y.raw());
-                return true;
-            }
-        }
+        const bool packed = m_constB && b.raw() == m_constB->raw() && b.shape() == m_constB->shape();
         if (!m_general) m_general = std::make_unique<OnednnMatMul>(m_alpha, m_act);
+        OnednnMatMul& mm = packed ? *m_onednn : *m_general;
+        const bool transB = m_transB && b.rank() > 1;
+        // A 2-D B shared by every batch of a contiguous A: one [P*M, K] x [K, N] product
+        // (the transformer projection), which is also the layout the packed B was made for.
+        if (s.b.size() == 2 && (!m_transA || a.rank() <= 2)) {
+            if (m_transA && a.rank() == 2)
+                mm.run({s.m, s.k}, true, a.raw(), {s.k, s.n}, transB, b.raw(), {s.m, s.n}, y.raw());
+            else
+                mm.run({batch * s.m, s.k}, false, a.raw(), {s.k, s.n}, transB, b.raw(), {batch * s.m, s.n}, y.raw());
+            return true;
+        }
         const size_t rank = s.batch.size() + 2;
         Shape ad = padTo(s.a, rank), bd = padTo(s.b, rank), yd = s.batch;
         yd.push_back(s.m);
         yd.push_back(s.n);
-        m_general->run(ad, m_transA && a.rank() > 1, a.raw(), bd, m_transB && b.rank() > 1, b.raw(), yd, y.raw());
+        m_general->run(ad, m_transA && a.rank() > 1, a.raw(), bd, transB, b.raw(), yd, y.raw());
         return true;
     }
 
