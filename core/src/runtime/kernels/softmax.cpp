@@ -98,8 +98,9 @@ template <typename T> void softmaxFast(SoftmaxKind kind, const T* x, T* y, const
                         yr = (xr - m).exp();
                         yr *= T(1) / yr.sum();
                     } else {
+                        // (x - m) - log(sum): subtracting m first keeps precision for large logits.
                         const T logSum = std::log((xr - m).exp().sum());
-                        yr = xr - (m + logSum);
+                        yr = (xr - m) - logSum;
                     }
                 }
             },
@@ -139,9 +140,9 @@ template <typename T> void softmaxFast(SoftmaxKind kind, const T* x, T* y, const
                     s = s.inverse();
                     for (int64_t k = 0; k < len; ++k) ArrayMap<T>(yb + k * inner, inner) *= s;
                 } else {
-                    m += s.log();
+                    s = s.log();
                     for (int64_t k = 0; k < len; ++k)
-                        ArrayMap<T>(yb + k * inner, inner) = ConstArrayMap<T>(xb + k * inner, inner) - m;
+                        ArrayMap<T>(yb + k * inner, inner) = (ConstArrayMap<T>(xb + k * inner, inner) - m) - s;
                 }
             }
         },

@@ -1,0 +1,252 @@
+// Quantization kernels: rounding and saturation, per-axis parameters, integer matmul/conv with
+// zero points (oneDNN fast path vs plain loops), requantization.
+#include "support/test_util.h"
+
+#include <cmath>
+
+// NodeSpec literals below leave constantInputs at its default on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace opstudio {
+namespace {
+
+using ir::DType;
+using ir::Tensor;
+using Shape = std::vector<int64_t>;
+using testing::attrInt;
+using testing::attrInts;
+using testing::NodeSpec;
+using testing::randomTensor;
+using testing::runNode;
+
+/// Kernel path the session picked for the single node of a one-node model.
+std::string pathOf(const NodeSpec& spec, const std::vector<Tensor>& inputs) {
+    auto model = std::make_shared<ir::Model>(testing::makeNodeModel(spec, inputs));
+    auto session = rt::Session::create(model);
+    if (!session) throw session.error();
+    return std::string((*session)->kernelPath(model->graph->order()[0]));
+}
+
+TEST(QuantizeLinear, RoundsHalfToEvenAndSaturates) {
+    // x / 2 + 128: 1 -> 0.5 -> 0, 3 -> 1.5 -> 2, 5 -> 2.5 -> 2, -1 -> -0.5 -> 0; 1000 and -1000 clamp.
+    const Tensor x = Tensor::fromVector<float>({8}, {0, 1, 3, 5, -1, 1000, -254, -1000});
+    const Tensor scale = Tensor::scalar<float>(2.f);
+    const Tensor zp = Tensor::scalar<uint8_t>(128);
+    NodeSpec spec{"QuantizeLinear", "", 13, {}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(spec, {x, scale, zp})[0],
+                                  Tensor::fromVector<uint8_t>({8}, {128, 128, 130, 130, 128, 255, 1, 0})));
+    // int8 zero point selects int8 output; no zero point means uint8 with zp 0.
+    const Tensor xi = Tensor::fromVector<float>({3}, {-300, 3, 300});
+    EXPECT_TRUE(testing::allClose(runNode(spec, {xi, Tensor::scalar<float>(1.f), Tensor::scalar<int8_t>(0)})[0],
+                                  Tensor::fromVector<int8_t>({3}, {-128, 3, 127})));
+    EXPECT_TRUE(testing::allClose(runNode(spec, {xi, Tensor::scalar<float>(1.f)})[0],
+                                  Tensor::fromVector<uint8_t>({3}, {0, 3, 255})));
+}
+
+TEST(QuantizeLinear, PerAxisScalesFromOpset13) {
+    const Tensor x = Tensor::fromVector<float>({1, 3, 2}, {2, 4, 2, 4, 4, 8});
+    const Tensor scale = Tensor::fromVector<float>({3}, {1, 2, 4});
+    const Tensor zp = Tensor::fromVector<uint8_t>({3}, {0, 1, 2});
+    NodeSpec spec{"QuantizeLinear", "", 13, {attrInt("axis", 1)}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(spec, {x, scale, zp})[0], Tensor::fromVector<uint8_t>({1, 3, 2}, {2, 4, 2, 3, 3, 4})));
+    NodeSpec old{"QuantizeLinear", "", 10, {}, 1};
+    EXPECT_THROW(runNode(old, {x, scale, zp}), Error);
+    NodeSpec wrongSize{"QuantizeLinear", "", 13, {attrInt("axis", 2)}, 1};
+    EXPECT_THROW(runNode(wrongSize, {x, scale, zp}), Error);
+}
+
+TEST(DequantizeLinear, PerTensorPerAxisAndInt32) {
+    NodeSpec spec{"DequantizeLinear", "", 13, {}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(spec, {Tensor::fromVector<uint8_t>({3}, {0, 128, 255}), Tensor::scalar<float>(0.5f),
+                                                 Tensor::scalar<uint8_t>(128)})[0],
+                                  Tensor::fromVector<float>({3}, {-64, 0, 63.5f})));
+    EXPECT_TRUE(testing::allClose(
+        runNode(spec, {Tensor::fromVector<int32_t>({2}, {-7, 100}), Tensor::scalar<float>(0.25f)})[0],
+        Tensor::fromVector<float>({2}, {-1.75f, 25})));
+    NodeSpec axis0{"DequantizeLinear", "", 13, {attrInt("axis", 0)}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(axis0, {Tensor::fromVector<int8_t>({2, 2}, {1, 2, 3, 4}),
+                                                  Tensor::fromVector<float>({2}, {1, 10}), Tensor::fromVector<int8_t>({2}, {0, 1})})[0],
+                                  Tensor::fromVector<float>({2, 2}, {1, 2, 20, 30})));
+}
+
+TEST(QuantizeLinear, RoundTripsWithinHalfAStep) {
+    const Tensor x = randomTensor(DType::F32, {13, 7}, 3, -1, 1);
+    const Tensor scale = Tensor::scalar<float>(2.f / 255.f);
+    const Tensor zp = Tensor::scalar<uint8_t>(127);
+    const auto q = runNode({"QuantizeLinear", "", 13, {}, 1}, {x, scale, zp})[0];
+    const auto back = runNode({"DequantizeLinear", "", 13, {}, 1}, {q, scale, zp})[0];
+    EXPECT_LE(testing::maxAbsDiff(back, x), 0.5 * 2.0 / 255.0 + 1e-6);
+}
+
+TEST(DynamicQuantizeLinear, MatchesOnnxExample) {
+    // min -3, max 2 -> scale 5/255, zero point round(3 / scale) = 153.
+    const Tensor x = Tensor::fromVector<float>({6}, {0, 2, -3, -2.5f, 1.34f, 0.5f});
+    const auto out = runNode({"DynamicQuantizeLinear", "", 11, {}, 3}, {x});
+    EXPECT_TRUE(testing::allClose(out[0], Tensor::fromVector<uint8_t>({6}, {153, 255, 0, 26, 221, 179})));
+    EXPECT_TRUE(testing::allClose(out[1], Tensor::scalar<float>(5.f / 255.f)));
+    EXPECT_TRUE(testing::allClose(out[2], Tensor::scalar<uint8_t>(153)));
+    // All zeros: scale 0, everything maps to 0 instead of dividing by zero.
+    const auto zeros = runNode({"DynamicQuantizeLinear", "", 11, {}, 3}, {Tensor::zeros(DType::F32, {4})});
+    EXPECT_TRUE(testing::allClose(zeros[0], Tensor::zeros(DType::U8, {4})));
+}
+
+TEST(MatMulInteger, HandComputedWithZeroPoints) {
+    // (A - 1) . B with B = identity.
+    const Tensor a = Tensor::fromVector<uint8_t>({2, 2}, {1, 2, 3, 4});
+    const Tensor b = Tensor::fromVector<int8_t>({2, 2}, {1, 0, 0, 1});
+    NodeSpec spec{"MatMulInteger", "", 10, {}, 1};
+    const auto expected = Tensor::fromVector<int32_t>({2, 2}, {0, 1, 2, 3});
+    EXPECT_TRUE(testing::allClose(runNode(spec, {a, b, Tensor::scalar<uint8_t>(1)})[0], expected));
+    spec.constantInputs = {false, true, false, false};
+    EXPECT_TRUE(testing::allClose(runNode(spec, {a, b, Tensor::scalar<uint8_t>(1)})[0], expected));
+}
+
+/// MatMulInteger with constant B (oneDNN fast path) against the reference loops.
+void checkMatMulInteger(DType aType, DType bType, Shape aShape, Shape bShape, bool perRow, bool perCol, uint64_t seed) {
+    const double aLo = aType == DType::U8 ? 0 : -128, aHi = aType == DType::U8 ? 256 : 128;
+    const double bLo = bType == DType::U8 ? 0 : -128, bHi = bType == DType::U8 ? 256 : 128;
+    const int64_t m = aShape.size() > 1 ? aShape[aShape.size() - 2] : 1, n = bShape.back();
+    const Tensor a = randomTensor(aType, aShape, seed, aLo, aHi);
+    const Tensor b = randomTensor(bType, bShape, seed + 1, bLo, bHi);
+    const Tensor az = randomTensor(aType, perRow ? Shape{m} : Shape{}, seed + 2, aLo, aHi);
+    const Tensor bz = randomTensor(bType, perCol ? Shape{n} : Shape{}, seed + 3, bLo, bHi);
+    NodeSpec spec{"MatMulInteger", "", 10, {}, 1};
+    spec.constantInputs = {false, true, false, true};
+    const auto fast = runNode(spec, {a, b, az, bz}, false, 2);
+    const auto ref = runNode(spec, {a, b, az, bz}, true);
+    EXPECT_TRUE(testing::allClose(fast[0], ref[0], 0, 0))
+        << ir::dtypeName(aType) << " x " << ir::dtypeName(bType) << " " << ir::shapeToString(aShape) << " x "
+        << ir::shapeToString(bShape);
+}
+
+TEST(MatMulInteger, OnednnMatchesReferenceOnOddShapes) {
+    for (DType at : {DType::U8, DType::I8})
+        for (DType bt : {DType::U8, DType::I8})
+            for (int64_t d : {1, 7, 13, 127}) {
+                checkMatMulInteger(at, bt, {d, 13}, {13, d}, false, false, d);
+                checkMatMulInteger(at, bt, {2, d, 7}, {7, 13}, true, true, d + 100);
+                checkMatMulInteger(at, bt, {1, 127}, {127, d}, false, true, d + 200); // decode-like GEMV
+            }
+}
+
+TEST(MatMulInteger, UsesOnednnForConstantWeights) {
+    NodeSpec spec{"MatMulInteger", "", 10, {}, 1};
+    spec.constantInputs = {false, true};
+    EXPECT_EQ(pathOf(spec, {randomTensor(DType::U8, {4, 8}, 1, 0, 255), randomTensor(DType::I8, {8, 3}, 2, -128, 127)}),
+              "onednn");
+}
+
+TEST(MatMulInteger, BatchedWeightsAndVectorsUseReference) {
+    // Batched B (no pre-packing) with broadcast batch dims, and 1-D operands.
+    NodeSpec spec{"MatMulInteger", "", 10, {}, 1};
+    const Tensor a = randomTensor(DType::U8, {3, 1, 4, 5}, 1, 0, 255);
+    const Tensor b = randomTensor(DType::I8, {2, 5, 6}, 2, -128, 127);
+    const auto out = runNode(spec, {a, b})[0];
+    ASSERT_EQ(out.shape(), (Shape{3, 2, 4, 6}));
+    // Element [2, 1, 3, 5] by hand.
+    int32_t acc = 0;
+    for (int k = 0; k < 5; ++k) acc += a.data<uint8_t>()[(2 * 4 + 3) * 5 + k] * b.data<int8_t>()[(1 * 5 + k) * 6 + 5];
+    EXPECT_EQ(out.data<int32_t>()[((2 * 2 + 1) * 4 + 3) * 6 + 5], acc);
+    const auto vec = runNode(spec, {randomTensor(DType::U8, {5}, 3, 0, 255), randomTensor(DType::I8, {5, 6}, 4, -128, 127)});
+    EXPECT_EQ(vec[0].shape(), (Shape{6}));
+    EXPECT_THROW(runNode(spec, {randomTensor(DType::U8, {2, 3}, 1, 0, 9), randomTensor(DType::I8, {4, 2}, 1, 0, 9)}), Error);
+}
+
+TEST(QLinearMatMul, RequantizesProduct) {
+    // real a = [1, 2], real b = [1, 1]^T -> 3; y = 3 / 0.5 + 10 = 16.
+    const std::vector<Tensor> in = {Tensor::fromVector<uint8_t>({1, 2}, {2, 4}), Tensor::scalar<float>(0.5f),
+                                    Tensor::scalar<uint8_t>(0),                   Tensor::fromVector<int8_t>({2, 1}, {1, 1}),
+                                    Tensor::scalar<float>(1.f),                   Tensor::scalar<int8_t>(0),
+                                    Tensor::scalar<float>(0.5f),                  Tensor::scalar<uint8_t>(10)};
+    NodeSpec spec{"QLinearMatMul", "", 10, {}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(spec, in)[0], Tensor::fromVector<uint8_t>({1, 1}, {16})));
+}
+
+TEST(QLinearMatMul, OnednnMatchesReferenceWithPerColumnScales) {
+    for (int64_t d : {1, 7, 13, 127}) {
+        const std::vector<Tensor> in = {randomTensor(DType::U8, {3, d, 17}, d, 0, 256),
+                                        Tensor::scalar<float>(0.02f),
+                                        Tensor::scalar<uint8_t>(120),
+                                        randomTensor(DType::I8, {17, d}, d + 1, -128, 128),
+                                        randomTensor(DType::F32, {d}, d + 2, 0.001, 0.01),
+                                        Tensor::scalar<int8_t>(3),
+                                        Tensor::scalar<float>(0.05f),
+                                        Tensor::scalar<int8_t>(-5)};
+        NodeSpec spec{"QLinearMatMul", "", 10, {}, 1};
+        spec.constantInputs = {false, true, true, true, true, true, true, true};
+        const auto fast = runNode(spec, in, false, 2)[0];
+        const auto ref = runNode(spec, in, true)[0];
+        EXPECT_TRUE(testing::allClose(fast, ref, 0, 0)) << d;
+        EXPECT_EQ(fast.dtype(), DType::I8);
+    }
+}
+
+TEST(ConvInteger, HandComputedExample) {
+    // x - 1 = 1..9 in a 3x3 plane, 2x2 ones kernel: window sums 12, 16, 24, 28.
+    std::vector<uint8_t> xs(9);
+    for (int i = 0; i < 9; ++i) xs[i] = static_cast<uint8_t>(i + 2);
+    NodeSpec spec{"ConvInteger", "", 10, {}, 1};
+    const auto out = runNode(spec, {Tensor::fromVector<uint8_t>({1, 1, 3, 3}, xs), Tensor::fromVector<uint8_t>({1, 1, 2, 2}, {1, 1, 1, 1}),
+                                    Tensor::scalar<uint8_t>(1)});
+    EXPECT_TRUE(testing::allClose(out[0], Tensor::fromVector<int32_t>({1, 1, 2, 2}, {12, 16, 24, 28})));
+}
+
+/// Float copy of (q - zp[channel]) for comparison with the fp32 Conv kernel.
+Tensor shiftedFloat(const Tensor& q, const std::vector<int32_t>& zp) {
+    Tensor f(DType::F32, q.shape());
+    const auto v = q.toDoubles();
+    const int64_t perChannel = q.numel() / q.dim(0);
+    for (int64_t i = 0; i < q.numel(); ++i)
+        f.data<float>()[i] = static_cast<float>(v[i] - zp[zp.size() == 1 ? 0 : i / perChannel]);
+    return f;
+}
+
+TEST(ConvInteger, MatchesFloatConvWithGroupsStridesPadsDilations) {
+    const Tensor x = randomTensor(DType::U8, {2, 4, 7, 13}, 1, 0, 256);
+    const Tensor w = randomTensor(DType::I8, {6, 2, 3, 2}, 2, -128, 128);
+    const std::vector<int32_t> wz = {1, -2, 3, 0, 5, -7};
+    const std::vector<ir::Attribute> attrs = {attrInt("group", 2), attrInts("strides", {2, 1}), attrInts("pads", {1, 0, 2, 1}),
+                                              attrInts("dilations", {1, 2})};
+    NodeSpec spec{"ConvInteger", "", 10, attrs, 1};
+    std::vector<int8_t> wzv(wz.begin(), wz.end());
+    const auto out = runNode(spec, {x, w, Tensor::scalar<uint8_t>(9), Tensor::fromVector<int8_t>({6}, wzv)})[0];
+    // Padding acts like the zero point, so the float conv of the shifted tensors pads with 0 too.
+    Tensor xf = shiftedFloat(x, {9});
+    NodeSpec conv{"Conv", "", 11, attrs, 1};
+    const auto expected = runNode(conv, {xf, shiftedFloat(w, wz)}, true)[0];
+    ASSERT_EQ(out.shape(), expected.shape());
+    const auto got = out.toDoubles(), want = expected.toDoubles();
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << i;
+}
+
+TEST(ConvInteger, AutoPadSameUpperKeepsSpatialSize) {
+    NodeSpec spec{"ConvInteger", "", 10, {testing::attrString("auto_pad", "SAME_UPPER")}, 1};
+    const auto out = runNode(spec, {randomTensor(DType::U8, {1, 3, 7, 5}, 1, 0, 256), randomTensor(DType::U8, {2, 3, 3, 3}, 2, 0, 256)})[0];
+    EXPECT_EQ(out.shape(), (Shape{1, 2, 7, 5}));
+    NodeSpec badGroup{"ConvInteger", "", 10, {attrInt("group", 2)}, 1};
+    EXPECT_THROW(runNode(badGroup, {randomTensor(DType::U8, {1, 3, 5, 5}, 1, 0, 9), randomTensor(DType::U8, {2, 3, 3, 3}, 2, 0, 9)}),
+                 Error);
+}
+
+TEST(QLinearConv, PerChannelScalesAndBias) {
+    // y = saturate(round((acc + B) * x_s * w_s[m] / y_s) + y_zp), acc from ConvInteger.
+    const Tensor x = randomTensor(DType::U8, {1, 3, 5, 5}, 1, 0, 256);
+    const Tensor w = randomTensor(DType::I8, {4, 3, 3, 3}, 2, -128, 128);
+    const std::vector<float> ws = {0.01f, 0.002f, 0.03f, 0.004f};
+    const std::vector<int32_t> bias = {100, -2000, 0, 5};
+    const float xs = 0.05f, ys = 0.2f;
+    const auto acc = runNode({"ConvInteger", "", 10, {}, 1}, {x, w, Tensor::scalar<uint8_t>(7)})[0];
+    const auto out = runNode({"QLinearConv", "", 10, {}, 1},
+                             {x, Tensor::scalar<float>(xs), Tensor::scalar<uint8_t>(7), w, Tensor::fromVector<float>({4}, ws),
+                              Tensor::fromVector<int8_t>({4}, {0, 0, 0, 0}), Tensor::scalar<float>(ys),
+                              Tensor::scalar<uint8_t>(128), Tensor::fromVector<int32_t>({4}, bias)})[0];
+    ASSERT_EQ(out.shape(), (Shape{1, 4, 3, 3}));
+    for (int64_t i = 0; i < out.numel(); ++i) {
+        const int64_t m = i / 9;
+        const float v = std::nearbyint(static_cast<float>(acc.data<int32_t>()[i] + bias[m]) * (xs * ws[m] / ys)) + 128.f;
+        EXPECT_EQ(out.data<uint8_t>()[i], static_cast<uint8_t>(std::min(255.f, std::max(0.f, v)))) << i;
+    }
+}
+
+} // namespace
+} // namespace opstudio
