@@ -136,6 +136,23 @@ ir::Tensor importTensor(const onnx::TensorProto& proto, const std::string& baseD
         return t;
     }
 
+    // Count the values before allocating, so a tiny file cannot claim a huge tensor.
+    {
+        using ir::DType;
+        size_t have = 0, want = n;
+        const char* field = "int32_data";
+        switch (dtype) {
+        case DType::C64: want = 2 * n; [[fallthrough]];
+        case DType::F32: have = proto.float_data_size(); field = "float_data"; break;
+        case DType::C128: want = 2 * n; [[fallthrough]];
+        case DType::F64: have = proto.double_data_size(); field = "double_data"; break;
+        case DType::I64: have = proto.int64_data_size(); field = "int64_data"; break;
+        case DType::U32:
+        case DType::U64: have = proto.uint64_data_size(); field = "uint64_data"; break;
+        default: have = proto.int32_data_size(); break;
+        }
+        checkCount(proto, have, want, field);
+    }
     ir::Tensor t(dtype, dims);
     using ir::DType;
     switch (dtype) {

@@ -266,6 +266,27 @@ TEST(OnnxValidate, RawDataSizeMismatchIsAnError) {
     EXPECT_LOAD_ERROR(loadProtoError(m, dir), "raw_data");
 }
 
+TEST(OnnxValidate, HugeTensorWithFewValuesFailsBeforeAllocating) {
+    TempDir dir;
+    auto m = validModel();
+    auto* w = m.mutable_graph()->mutable_initializer(0);
+    w->clear_raw_data();
+    w->set_dims(0, int64_t{1} << 39); // 2 TB of floats claimed by a few bytes
+    w->add_float_data(1.f);
+    EXPECT_LOAD_ERROR(loadProtoError(m, dir), "float_data");
+    // The same through external data: the length check comes first.
+    auto e = validModel();
+    auto* x = e.mutable_graph()->mutable_initializer(0);
+    x->clear_raw_data();
+    x->set_dims(0, int64_t{1} << 39);
+    x->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* loc = x->add_external_data();
+    loc->set_key("location");
+    loc->set_value("w.bin");
+    writeBytes(dir / "w.bin", std::string(16, '\0'));
+    EXPECT_LOAD_ERROR(loadProtoError(e, dir), "does not match");
+}
+
 TEST(OnnxValidate, MissingOpsetImportIsAnError) {
     TempDir dir;
     auto m = validModel();
