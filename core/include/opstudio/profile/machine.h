@@ -1,0 +1,55 @@
+#pragma once
+// This machine's ceilings for the roofline: fp32 FMA peak, int8 VNNI peak and memory bandwidth,
+// measured by a short probe (< 2 s) and cached as JSON in the user's config folder.
+#include "opstudio/util/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace opstudio::profile {
+
+/// Peaks measured with a given number of threads.
+struct Ceilings {
+    int threads = 1;
+    double fp32Gflops = 0; // FMA register loop, 2 flops per lane per FMA
+    double int8Gops = 0;   // vpdpbusd loop, 2 ops per u8·s8 product; 0 when the CPU has no VNNI
+    double memGBps = 0;    // streaming read of a buffer far larger than the caches
+};
+
+struct MachineInfo {
+    std::string cpu;        // /proc/cpuinfo "model name"
+    std::string isa;        // "avx512", "avx2" or "sse" (the FMA loop that ran)
+    bool vnni = false;
+    int hardwareThreads = 1;
+    std::string measuredAt; // ISO 8601 UTC
+    std::vector<Ceilings> ceilings; // threads 1 and hardwareThreads
+};
+
+/// Runs the probe now for 1 and `maxThreads` threads (0: all hardware threads).
+MachineInfo measureMachine(int maxThreads = 0);
+/// $XDG_CONFIG_HOME/opstudio/machine.json, else ~/.config/opstudio/machine.json.
+std::string machineCachePath();
+/// The cached ceilings when the file exists and describes this CPU; otherwise (or when
+/// `remeasure`) measures and writes the cache. A cache that cannot be written is not an error.
+MachineInfo machineCeilings(bool remeasure = false, const std::string& cachePath = machineCachePath());
+/// Ceilings for `threads`: exact when measured, otherwise interpolated linearly between the
+/// 1-thread and all-thread measurements (compute scales per core, bandwidth saturates).
+Ceilings ceilingsFor(const MachineInfo& machine, int threads);
+
+nlohmann::json toJson(const MachineInfo& m);
+Result<MachineInfo> machineFromJson(const nlohmann::json& j);
+
+/// Where an operator sits on the roofline.
+struct RooflinePoint {
+    bool computeBound = false;     // intensity at or right of the ridge point
+    double ridge = 0;              // flops/byte where peak = intensity·bandwidth
+    double attainableGflops = 0;   // min(peak, intensity·bandwidth)
+    double percentOfRoofline = 0;  // achieved / attainable · 100
+};
+/// Places an op with `intensity` flops/byte that achieved `achievedGflops`; integer ops use the
+/// int8 peak when measured.
+RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer);
+
+} // namespace opstudio::profile

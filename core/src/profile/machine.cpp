@@ -1,0 +1,322 @@
+// Machine probe. Peak arithmetic is measured with register-only loops of independent FMAs
+// (enough accumulators to cover FMA latency x ports, so the loop is throughput-bound), compiled
+// per ISA with target attributes and chosen at run time: the core itself is built for x86-64-v2.
+#include "opstudio/profile/machine.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+namespace opstudio::profile {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// 12 accumulators: 4-cycle FMA latency x 2 FMA ports needs >= 8 in flight.
+constexpr int kAcc = 12;
+// Iterations per thread per trial: ~40 ms at AVX-512 rates, long enough to swamp timer noise.
+constexpr int64_t kFmaIters = 20'000'000;
+constexpr int64_t kVnniIters = 10'000'000;
+constexpr size_t kStreamBytes = size_t{256} << 20; // far beyond any last-level cache here
+constexpr int kTrials = 3;
+
+__attribute__((target("avx512f"))) double fmaLoopAvx512(int64_t iters) {
+    __m512 acc[kAcc];
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_set1_ps(0.001f * static_cast<float>(k));
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+        for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+    __m512 s = acc[0];
+    for (int k = 1; k < kAcc; ++k) s = _mm512_add_ps(s, acc[k]);
+    alignas(64) float out[16];
+    _mm512_store_ps(out, s);
+    double r = 0;
+    for (float v : out) r += v;
+    return r;
+}
+
+__attribute__((target("avx2,fma"))) double fmaLoopAvx2(int64_t iters) {
+    __m256 acc[kAcc];
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_set1_ps(0.001f * static_cast<float>(k));
+    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+        for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+    alignas(32) float out[8];
+    __m256 s = acc[0];
+    for (int k = 1; k < kAcc; ++k) s = _mm256_add_ps(s, acc[k]);
+    _mm256_store_ps(out, s);
+    double r = 0;
+    for (float v : out) r += v;
+    return r;
+}
+
+// SSE fallback: separate mul + add (no FMA), 4 lanes; counted as 2 flops per lane per pair.
+double fmaLoopSse(int64_t iters) {
+    __m128 acc[kAcc];
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm_set1_ps(0.001f * static_cast<float>(k));
+    const __m128 a = _mm_set1_ps(0.999999f), b = _mm_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+        for (int k = 0; k < kAcc; ++k) acc[k] = _mm_add_ps(_mm_mul_ps(acc[k], a), b);
+    alignas(16) float out[4];
+    __m128 s = acc[0];
+    for (int k = 1; k < kAcc; ++k) s = _mm_add_ps(s, acc[k]);
+    _mm_store_ps(out, s);
+    return static_cast<double>(out[0]) + out[1] + out[2] + out[3];
+}
+
+// vpdpbusd: 64 u8·s8 products summed into 16 int32 lanes = 128 integer ops per instruction.
+__attribute__((target("avx512f,avx512vnni"))) double vnniLoop(int64_t iters) {
+    __m512i acc[kAcc];
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_set1_epi32(k);
+    const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(-1);
+    for (int64_t i = 0; i < iters; ++i)
+        for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], a, b);
+    __m512i s = acc[0];
+    for (int k = 1; k < kAcc; ++k) s = _mm512_add_epi32(s, acc[k]);
+    alignas(64) int32_t out[16];
+    _mm512_store_si512(out, s);
+    double r = 0;
+    for (int32_t v : out) r += v;
+    return r;
+}
+
+__attribute__((target("avx2"))) double streamReadAvx2(const float* p, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_load_ps(p + i));
+        s1 = _mm256_add_ps(s1, _mm256_load_ps(p + i + 8));
+        s2 = _mm256_add_ps(s2, _mm256_load_ps(p + i + 16));
+        s3 = _mm256_add_ps(s3, _mm256_load_ps(p + i + 24));
+    }
+    alignas(32) float out[8];
+    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    double r = 0;
+    for (float v : out) r += v;
+    for (; i < n; ++i) r += p[i];
+    return r;
+}
+
+double streamReadSse(const float* p, size_t n) {
+    __m128 s0 = _mm_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm_add_ps(s0, _mm_load_ps(p + i));
+        s1 = _mm_add_ps(s1, _mm_load_ps(p + i + 4));
+        s2 = _mm_add_ps(s2, _mm_load_ps(p + i + 8));
+        s3 = _mm_add_ps(s3, _mm_load_ps(p + i + 12));
+    }
+    alignas(16) float out[4];
+    _mm_store_ps(out, _mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3)));
+    double r = static_cast<double>(out[0]) + out[1] + out[2] + out[3];
+    for (; i < n; ++i) r += p[i];
+    return r;
+}
+
+volatile double g_sink = 0; // keeps the probe loops from being optimised away
+
+// Best of kTrials: seconds for every thread to run `work` once (all threads start together).
+template <typename F> double bestSeconds(int threads, F&& work) {
+    double best = 1e30;
+    for (int t = 0; t < kTrials; ++t) {
+        double sink = 0;
+        const auto t0 = SteadyClock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+        sink += work(omp_get_thread_num(), omp_get_num_threads());
+        const double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+        g_sink = g_sink + sink;
+        best = std::min(best, s);
+    }
+    return best;
+}
+
+Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const float* stream, size_t streamFloats) {
+    Ceilings c;
+    c.threads = threads;
+    int lanes = 4;
+    double (*fmaLoop)(int64_t) = fmaLoopSse;
+    int64_t iters = kFmaIters / 4;
+    if (isa == "avx512") {
+        fmaLoop = fmaLoopAvx512;
+        lanes = 16;
+        iters = kFmaIters;
+    } else if (isa == "avx2") {
+        fmaLoop = fmaLoopAvx2;
+        lanes = 8;
+        iters = kFmaIters / 2;
+    }
+    const double fmaSec = bestSeconds(threads, [&](int, int) { return fmaLoop(iters); });
+    c.fp32Gflops = static_cast<double>(threads) * static_cast<double>(iters) * kAcc * lanes * 2 / fmaSec / 1e9;
+    if (vnni) {
+        const double sec = bestSeconds(threads, [&](int, int) { return vnniLoop(kVnniIters); });
+        c.int8Gops = static_cast<double>(threads) * static_cast<double>(kVnniIters) * kAcc * 128 / sec / 1e9;
+    }
+    const bool avx2 = isa != "sse";
+    const double memSec = bestSeconds(threads, [&](int tid, int n) {
+        // Each thread streams its own contiguous slice (64-byte aligned chunk boundaries).
+        const size_t chunk = (streamFloats / static_cast<size_t>(n)) & ~size_t{15};
+        const float* p = stream + chunk * static_cast<size_t>(tid);
+        const size_t len = tid == n - 1 ? streamFloats - chunk * static_cast<size_t>(tid) : chunk;
+        return avx2 ? streamReadAvx2(p, len) : streamReadSse(p, len);
+    });
+    c.memGBps = static_cast<double>(streamFloats * sizeof(float)) / memSec / 1e9;
+    return c;
+}
+
+std::string cpuModelName() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+        }
+    return "unknown";
+}
+
+std::string nowIso8601() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+};
+
+} // namespace
+
+MachineInfo measureMachine(int maxThreads) {
+    MachineInfo m;
+    m.cpu = cpuModelName();
+    m.hardwareThreads = std::max(1u, std::thread::hardware_concurrency());
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) m.isa = "avx512";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) m.isa = "avx2";
+    else m.isa = "sse";
+    m.vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f");
+    m.measuredAt = nowIso8601();
+    const int n = maxThreads > 0 ? maxThreads : m.hardwareThreads;
+
+    const size_t floats = kStreamBytes / sizeof(float);
+    std::unique_ptr<float, FreeDeleter> stream(static_cast<float*>(std::aligned_alloc(64, kStreamBytes)));
+    if (!stream) throw Error("machine probe: cannot allocate the bandwidth buffer");
+    // First touch from the threads that will read, so pages are mapped before timing.
+#pragma omp parallel for num_threads(n) schedule(static)
+    for (size_t i = 0; i < floats; ++i) stream.get()[i] = 1.0f;
+
+    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, stream.get(), floats));
+    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, stream.get(), floats));
+    return m;
+}
+
+std::string machineCachePath() {
+    namespace fs = std::filesystem;
+    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+        return (fs::path(xdg) / "opstudio" / "machine.json").string();
+    const char* home = std::getenv("HOME");
+    return (fs::path(home && *home ? home : ".") / ".config" / "opstudio" / "machine.json").string();
+}
+
+nlohmann::json toJson(const MachineInfo& m) {
+    nlohmann::json j;
+    j["cpu"] = m.cpu;
+    j["isa"] = m.isa;
+    j["vnni"] = m.vnni;
+    j["hardware_threads"] = m.hardwareThreads;
+    j["measured_at"] = m.measuredAt;
+    j["ceilings"] = nlohmann::json::array();
+    for (const Ceilings& c : m.ceilings)
+        j["ceilings"].push_back({{"threads", c.threads},
+                                 {"fp32_gflops", c.fp32Gflops},
+                                 {"int8_gops", c.int8Gops},
+                                 {"mem_gbps", c.memGBps}});
+    return j;
+}
+
+Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
+    try {
+        MachineInfo m;
+        m.cpu = j.at("cpu").get<std::string>();
+        m.isa = j.at("isa").get<std::string>();
+        m.vnni = j.at("vnni").get<bool>();
+        m.hardwareThreads = j.at("hardware_threads").get<int>();
+        m.measuredAt = j.value("measured_at", "");
+        for (const auto& c : j.at("ceilings"))
+            m.ceilings.push_back({c.at("threads").get<int>(), c.at("fp32_gflops").get<double>(),
+                                  c.at("int8_gops").get<double>(), c.at("mem_gbps").get<double>()});
+        if (m.ceilings.empty()) return Error("machine file has no ceilings");
+        return m;
+    } catch (const std::exception& e) {
+        return Error(std::string("machine file is malformed: ") + e.what());
+    }
+}
+
+MachineInfo machineCeilings(bool remeasure, const std::string& cachePath) {
+    namespace fs = std::filesystem;
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    if (!remeasure && !cachePath.empty()) {
+        std::ifstream in(cachePath);
+        if (in) {
+            auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+            if (!j.is_discarded()) {
+                auto m = machineFromJson(j);
+                // A cache from another CPU or core count (copied home folder, resized VM) is stale.
+                if (m && m->cpu == cpuModelName() && m->hardwareThreads == static_cast<int>(hw)) return m.value();
+            }
+        }
+    }
+    MachineInfo m = measureMachine();
+    if (!cachePath.empty()) {
+        std::error_code ec;
+        fs::create_directories(fs::path(cachePath).parent_path(), ec);
+        const std::string tmp = cachePath + ".tmp";
+        {
+            std::ofstream out(tmp);
+            if (out) out << toJson(m).dump(2) << "\n";
+        }
+        fs::rename(tmp, cachePath, ec);
+    }
+    return m;
+}
+
+Ceilings ceilingsFor(const MachineInfo& machine, int threads) {
+    if (machine.ceilings.empty()) return Ceilings{threads};
+    threads = std::max(1, threads);
+    for (const Ceilings& c : machine.ceilings)
+        if (c.threads == threads) return c;
+    const Ceilings& lo = machine.ceilings.front();
+    const Ceilings& hi = machine.ceilings.back();
+    if (hi.threads == lo.threads) return lo;
+    // Linear in the thread count between the two measured points, clamped beyond them.
+    const double f = std::clamp(static_cast<double>(threads - lo.threads) / (hi.threads - lo.threads), 0.0, 1.0);
+    auto mix = [f](double a, double b) { return a + (b - a) * f; };
+    return {threads, mix(lo.fp32Gflops, hi.fp32Gflops), mix(lo.int8Gops, hi.int8Gops), mix(lo.memGBps, hi.memGBps)};
+}
+
+RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer) {
+    RooflinePoint p;
+    const double peak = integer && c.int8Gops > 0 ? c.int8Gops : c.fp32Gflops;
+    if (peak <= 0 || c.memGBps <= 0) return p;
+    // Roofline: attainable(I) = min(peak, I · bandwidth); the ridge is where the two meet.
+    p.ridge = peak / c.memGBps;
+    p.computeBound = intensity >= p.ridge;
+    p.attainableGflops = std::min(peak, intensity * c.memGBps);
+    p.percentOfRoofline = p.attainableGflops > 0 ? 100.0 * achievedGflops / p.attainableGflops : 0;
+    return p;
+}
+
+} // namespace opstudio::profile

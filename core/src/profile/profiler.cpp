@@ -1,0 +1,358 @@
+// The profiling observer keeps a stack of open nodes: a node that begins while an If/Loop/Scan
+// node is open (depth > 0) belongs to that node's body, so body nodes get one record per
+// (enclosing record, node) and their time is summed over all iterations of a run.
+#include "opstudio/profile/profiler.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <unordered_map>
+
+namespace opstudio::profile {
+
+Clock steadyClock() {
+    return [] {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    };
+}
+
+int64_t peakRssBytes() {
+    rusage u{};
+    if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+    return static_cast<int64_t>(u.ru_maxrss) * 1024; // Linux reports kilobytes
+}
+
+namespace {
+
+struct NodeKey {
+    int parent;
+    const ir::Node* node;
+    bool operator==(const NodeKey&) const = default;
+};
+struct NodeKeyHash {
+    size_t operator()(const NodeKey& k) const {
+        return std::hash<const void*>()(k.node) * 31u + static_cast<size_t>(k.parent + 1);
+    }
+};
+
+TensorInfo infoOf(const ir::Tensor& t, bool constant) {
+    TensorInfo i;
+    i.dtype = t.dtype();
+    i.shape = t.shape();
+    i.known = t.defined();
+    i.constant = constant;
+    return i;
+}
+
+class ProfilingObserver final : public rt::ExecutionObserver {
+public:
+    struct Record {
+        const ir::Node* node = nullptr;
+        int parent = -1;
+        int depth = 0;
+        std::vector<double> samplesNs; // one per timed run
+        int64_t accumNs = 0;           // current run
+        int64_t totalCalls = 0;        // over timed runs
+        OpCost cost;                   // over the recorded run
+        bool shapesSet = false;
+        std::vector<std::vector<int64_t>> inputShapes, outputShapes;
+    };
+
+    ProfilingObserver(const ir::Model& model, Clock clock) : m_clock(std::move(clock)) { indexGraph(*model.graph); }
+
+    // Phase switches, set by the profiler between runs.
+    bool recordCosts = false;
+    bool timed = false;
+    bool recordTrace = false;
+    size_t maxTraceEvents = 0;
+    int timedRun = 0;
+    int64_t traceOrigin = 0;
+    bool traceTruncated = false;
+
+    std::vector<Record> records;
+    std::vector<TraceEvent> trace;
+
+    void setFeeds(const std::map<std::string, ir::Tensor>& feeds) {
+        for (const auto& [name, t] : feeds) m_values[name] = infoOf(t, false);
+    }
+
+    void onRunBegin() override { m_stack.clear(); }
+
+    void onRunEnd() override {
+        for (Record& r : records) {
+            if (timed) r.samplesNs.push_back(static_cast<double>(r.accumNs));
+            r.accumNs = 0;
+        }
+        if (timed) ++m_timedRunsDone;
+    }
+
+    void onNodeBegin(const ir::Node& node, int depth) override {
+        const int parent = depth > 0 && !m_stack.empty() ? m_stack.back().record : -1;
+        int rec;
+        auto it = m_index.find(NodeKey{parent, &node});
+        if (it != m_index.end()) {
+            rec = it->second;
+        } else {
+            rec = static_cast<int>(records.size());
+            Record r;
+            r.node = &node;
+            r.parent = parent;
+            r.depth = depth;
+            // A node first seen late (an If branch taken only now) ran zero time in earlier runs.
+            r.samplesNs.assign(static_cast<size_t>(m_timedRunsDone), 0.0);
+            records.push_back(std::move(r));
+            m_index.emplace(NodeKey{parent, &node}, rec);
+        }
+        m_stack.push_back({rec, m_clock()});
+    }
+
+    void onNodeEnd(const ir::Node& node, int depth, const std::vector<ir::Tensor>& outputs) override {
+        const int64_t end = m_clock();
+        if (m_stack.empty()) return;
+        const Frame f = m_stack.back();
+        m_stack.pop_back();
+        Record& r = records[static_cast<size_t>(f.record)];
+        r.accumNs += end - f.start;
+        if (timed) {
+            ++r.totalCalls;
+            if (recordTrace) {
+                if (trace.size() < maxTraceEvents)
+                    trace.push_back({f.record, timedRun, f.start - traceOrigin, end - f.start, depth});
+                else
+                    traceTruncated = true;
+            }
+        }
+        if (recordCosts) recordCall(r, node, outputs);
+    }
+
+private:
+    struct Frame {
+        int record;
+        int64_t start;
+    };
+
+    void indexGraph(const ir::Graph& g) {
+        for (const auto& [name, t] : g.initializers) m_constants[name] = infoOf(t, true);
+        g.forEachNode([&](const ir::Node& n) {
+            m_owner[&n] = &g;
+            if (n.opType == "Constant")
+                for (const auto& out : n.outputs)
+                    if (const ir::Tensor* t = g.constantValue(out)) m_constants[out] = infoOf(*t, true);
+            for (const ir::Graph* sub : n.subgraphs()) indexGraph(*sub);
+        });
+    }
+
+    // Input shapes are not passed to onNodeBegin: they come from what earlier nodes produced
+    // (by value name), the feeds, the constants, or finally the owning graph's declared shape
+    // (subgraph inputs such as a Loop's iteration counter are never produced by a node).
+    TensorInfo lookup(const std::string& name, const ir::Node& node) const {
+        if (auto c = m_constants.find(name); c != m_constants.end()) return c->second;
+        if (auto v = m_values.find(name); v != m_values.end()) return v->second;
+        TensorInfo info;
+        auto o = m_owner.find(&node);
+        if (o != m_owner.end())
+            if (const ir::Value* v = o->second->findValue(name))
+                if (auto shape = ir::concreteShape(v->shape)) {
+                    info.dtype = v->dtype;
+                    info.shape = *shape;
+                    info.known = v->dtype != ir::DType::Undefined;
+                }
+        return info;
+    }
+
+    void recordCall(Record& r, const ir::Node& node, const std::vector<ir::Tensor>& outputs) {
+        std::vector<TensorInfo> ins, outs;
+        ins.reserve(node.inputs.size());
+        for (const auto& name : node.inputs) ins.push_back(name.empty() ? TensorInfo{} : lookup(name, node));
+        for (const auto& t : outputs) outs.push_back(infoOf(t, false));
+        r.cost += estimateCost(node, ins, outs);
+        if (!r.shapesSet) {
+            r.shapesSet = true;
+            for (const auto& i : ins) r.inputShapes.push_back(i.known ? i.shape : std::vector<int64_t>{-1});
+            for (const auto& o : outs) r.outputShapes.push_back(o.known ? o.shape : std::vector<int64_t>{-1});
+        }
+        for (size_t i = 0; i < outputs.size() && i < node.outputs.size(); ++i)
+            if (!node.outputs[i].empty()) m_values[node.outputs[i]] = outs[i];
+    }
+
+    Clock m_clock;
+    std::vector<Frame> m_stack;
+    std::unordered_map<NodeKey, int, NodeKeyHash> m_index;
+    std::unordered_map<std::string, TensorInfo> m_values;
+    std::unordered_map<std::string, TensorInfo> m_constants;
+    std::unordered_map<const ir::Node*, const ir::Graph*> m_owner;
+    int m_timedRunsDone = 0;
+};
+
+// Detaches the observer however the profile ends.
+struct ObserverGuard {
+    rt::Session& session;
+    ObserverGuard(rt::Session& s, rt::ExecutionObserver* o) : session(s) { session.setObserver(o); }
+    ~ObserverGuard() { session.setObserver(nullptr); }
+};
+
+constexpr double kNsPerMs = 1e6;
+
+// Throughput in G-units per second from a count per run and a time in ms.
+double perSecondG(double count, double ms) { return ms > 0 ? count / (ms * 1e6) : 0; }
+
+void placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gbps, std::string& bound, double& pct,
+               double* attainable) {
+    if (c.fp32Gflops <= 0) return;
+    if (cost.flops > 0) {
+        const RooflinePoint p = placeOnRoofline(c, cost.intensity(), gflops, cost.integer);
+        bound = p.computeBound ? "compute" : "memory";
+        pct = p.percentOfRoofline;
+        if (attainable) *attainable = p.attainableGflops;
+    } else if (cost.bytes() > 0 && c.memGBps > 0) {
+        // Pure data movement: its only ceiling is the bandwidth.
+        bound = "memory";
+        pct = 100.0 * gbps / c.memGBps;
+    }
+}
+
+} // namespace
+
+Profiler::Profiler(rt::Session& session, ProfileOptions options) : m_session(session), m_options(std::move(options)) {
+    if (!m_options.clock) m_options.clock = steadyClock();
+}
+
+Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
+    const Clock& clock = m_options.clock;
+    if (m_options.runs < 1) return Error("profile: --runs must be at least 1");
+    ProfilingObserver obs(m_session.model(), clock);
+    obs.setFeeds(feeds);
+    obs.recordTrace = m_options.recordTrace;
+    obs.maxTraceEvents = m_options.maxTraceEvents;
+    ObserverGuard guard(m_session, &obs);
+
+    // Warm-up; the first run also records shapes and costs (so at least one untimed run happens).
+    const int warmup = std::max(1, m_options.warmup);
+    for (int w = 0; w < warmup; ++w) {
+        obs.recordCosts = w == 0;
+        auto r = m_session.run(feeds);
+        if (!r) return r.error();
+    }
+    obs.recordCosts = false;
+    obs.timed = true;
+
+    std::vector<double> totalNs;
+    std::vector<TraceEvent> runEvents;
+    for (int i = 0; i < m_options.runs; ++i) {
+        obs.timedRun = i;
+        const int64_t t0 = clock();
+        if (i == 0) obs.traceOrigin = t0;
+        auto r = m_session.run(feeds);
+        const int64_t t1 = clock();
+        if (!r) return r.error();
+        totalNs.push_back(static_cast<double>(t1 - t0));
+        runEvents.push_back({-1, i, t0 - obs.traceOrigin, t1 - t0, 0});
+    }
+
+    Profile p;
+    p.model = m_session.model().sourcePath;
+    p.runs = m_options.runs;
+    p.warmup = m_options.warmup;
+    const int threads = m_session.options().threads;
+    p.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<double> totalMs;
+    for (double ns : totalNs) totalMs.push_back(ns / kNsPerMs);
+    p.total = summarize(totalMs);
+    p.weightBytes = m_session.model().weightBytes();
+    p.parameterCount = m_session.model().parameterCount();
+    p.peakActivationBytes = m_session.peakActivationBytes();
+    p.peakRssBytes = peakRssBytes();
+    p.machine = m_options.machine;
+    if (p.machine) p.ceilings = ceilingsFor(*p.machine, p.threads);
+
+    // Nodes, in first-execution order (pre-order: a parent begins before its children).
+    for (const auto& r : obs.records) {
+        NodeProfile n;
+        n.name = r.node->name.empty() ? r.node->opType + "_" + std::to_string(r.node->id) : r.node->name;
+        n.opType = r.node->opType;
+        n.domain = r.node->domain;
+        n.id = r.node->id;
+        n.depth = r.depth;
+        n.parent = r.parent;
+        // Body node ids are only unique within their body: ask the session about main-graph nodes only.
+        n.kernelPath = r.depth == 0 ? std::string(m_session.kernelPath(r.node->id)) : std::string("body");
+        std::vector<double> ms;
+        for (double ns : r.samplesNs) ms.push_back(ns / kNsPerMs);
+        n.time = summarize(ms);
+        n.callsPerRun = static_cast<double>(r.totalCalls) / p.runs;
+        n.share = p.total.median > 0 ? n.time.median / p.total.median : 0;
+        n.inputShapes = r.inputShapes;
+        n.outputShapes = r.outputShapes;
+        n.cost = r.cost;
+        n.gflops = perSecondG(n.cost.flops, n.time.median);
+        n.gbps = perSecondG(n.cost.bytes(), n.time.median);
+        placeNode(p.ceilings, n.cost, n.gflops, n.gbps, n.bound, n.rooflinePercent, &n.attainableGflops);
+        p.nodes.push_back(std::move(n));
+    }
+    for (size_t i = 0; i < p.nodes.size(); ++i)
+        if (p.nodes[i].parent >= 0) p.nodes[static_cast<size_t>(p.nodes[i].parent)].children.push_back(static_cast<int>(i));
+    for (NodeProfile& n : p.nodes) {
+        double childMs = 0;
+        for (int c : n.children) childMs += p.nodes[static_cast<size_t>(c)].time.median;
+        n.selfMedianMs = std::max(0.0, n.time.median - childMs);
+        p.totalFlops += n.cost.flops;
+        p.totalBytes += n.cost.bytes();
+    }
+
+    // By op type: self times, so a Loop and the nodes of its body are not counted twice.
+    std::map<std::string, OpTypeProfile> byType;
+    std::map<std::string, OpCost> typeCost;
+    for (const NodeProfile& n : p.nodes) {
+        OpTypeProfile& t = byType[n.opType];
+        t.opType = n.opType;
+        ++t.count;
+        t.callsPerRun += n.callsPerRun;
+        t.totalMs += n.selfMedianMs;
+        t.flops += n.cost.flops;
+        t.bytes += n.cost.bytes();
+        typeCost[n.opType] += n.cost;
+    }
+    for (auto& [name, t] : byType) {
+        t.share = p.total.median > 0 ? t.totalMs / p.total.median : 0;
+        t.gflops = perSecondG(t.flops, t.totalMs);
+        placeNode(p.ceilings, typeCost[name], t.gflops, perSecondG(t.bytes, t.totalMs), t.bound, t.rooflinePercent,
+                  nullptr);
+        p.opTypes.push_back(t);
+    }
+    std::stable_sort(p.opTypes.begin(), p.opTypes.end(),
+                     [](const OpTypeProfile& a, const OpTypeProfile& b) { return a.totalMs > b.totalMs; });
+
+    // Subgraph nodes: everything nested under them.
+    std::function<void(int, SubgraphProfile&)> addInside = [&](int idx, SubgraphProfile& s) {
+        for (int c : p.nodes[static_cast<size_t>(idx)].children) {
+            ++s.nodeCount;
+            s.flops += p.nodes[static_cast<size_t>(c)].cost.flops;
+            addInside(c, s);
+        }
+    };
+    for (size_t i = 0; i < p.nodes.size(); ++i) {
+        const NodeProfile& n = p.nodes[i];
+        if (n.children.empty()) continue;
+        SubgraphProfile s;
+        s.node = static_cast<int>(i);
+        s.name = n.name;
+        s.opType = n.opType;
+        s.totalMs = n.time.median;
+        s.share = n.share;
+        addInside(static_cast<int>(i), s);
+        p.subgraphs.push_back(s);
+    }
+
+    if (m_options.recordTrace) {
+        p.trace = std::move(runEvents);
+        p.trace.insert(p.trace.end(), obs.trace.begin(), obs.trace.end());
+        p.traceTruncated = obs.traceTruncated;
+    }
+    return p;
+}
+
+} // namespace opstudio::profile

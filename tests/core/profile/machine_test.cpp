@@ -1,0 +1,73 @@
+// Roofline placement and the machine cache (the probe itself is not run here: it takes ~1 s).
+#include "opstudio/profile/machine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace opstudio::profile;
+
+TEST(Roofline, PlacesOpsLeftAndRightOfTheRidge) {
+    const Ceilings c{1, 100, 400, 10}; // ridge at 10 flops/byte
+    const RooflinePoint mem = placeOnRoofline(c, 1.0, 5.0, false);
+    EXPECT_FALSE(mem.computeBound);
+    EXPECT_DOUBLE_EQ(mem.ridge, 10);
+    EXPECT_DOUBLE_EQ(mem.attainableGflops, 10);
+    EXPECT_DOUBLE_EQ(mem.percentOfRoofline, 50);
+    const RooflinePoint comp = placeOnRoofline(c, 20.0, 50.0, false);
+    EXPECT_TRUE(comp.computeBound);
+    EXPECT_DOUBLE_EQ(comp.attainableGflops, 100);
+    EXPECT_DOUBLE_EQ(comp.percentOfRoofline, 50);
+    // Integer ops meet the int8 ceiling: ridge at 40.
+    const RooflinePoint q = placeOnRoofline(c, 20.0, 100.0, true);
+    EXPECT_FALSE(q.computeBound);
+    EXPECT_DOUBLE_EQ(q.attainableGflops, 200);
+}
+
+TEST(Roofline, InterpolatesUnmeasuredThreadCounts) {
+    MachineInfo m;
+    m.ceilings = {{1, 100, 0, 10}, {4, 400, 0, 25}};
+    EXPECT_DOUBLE_EQ(ceilingsFor(m, 4).fp32Gflops, 400);
+    EXPECT_DOUBLE_EQ(ceilingsFor(m, 2).fp32Gflops, 200);
+    EXPECT_DOUBLE_EQ(ceilingsFor(m, 2).memGBps, 15);
+    EXPECT_DOUBLE_EQ(ceilingsFor(m, 8).fp32Gflops, 400); // clamped
+}
+
+TEST(MachineInfo, JsonRoundTripsAndTheCacheIsReused) {
+    MachineInfo m;
+    {
+        std::ifstream in("/proc/cpuinfo");
+        std::string line;
+        while (std::getline(in, line))
+            if (line.rfind("model name", 0) == 0) {
+                m.cpu = line.substr(line.find_first_not_of(' ', line.find(':') + 1));
+                break;
+            }
+        if (m.cpu.empty()) m.cpu = "unknown";
+    }
+    m.isa = "avx2";
+    m.vnni = false;
+    m.hardwareThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    m.measuredAt = "2026-01-01T00:00:00Z";
+    m.ceilings = {{1, 123.5, 0, 9.5}};
+    auto back = machineFromJson(toJson(m));
+    ASSERT_TRUE(back) << back.error().describe();
+    EXPECT_EQ(back->cpu, m.cpu);
+    EXPECT_DOUBLE_EQ(back->ceilings[0].fp32Gflops, 123.5);
+
+    const auto dir = std::filesystem::temp_directory_path() / ("opstudio_machine_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "machine.json").string();
+    std::ofstream(path) << toJson(m).dump();
+    // Same CPU and core count: the cached figures come back without a probe.
+    const MachineInfo cached = machineCeilings(false, path);
+    EXPECT_EQ(cached.measuredAt, m.measuredAt);
+    EXPECT_DOUBLE_EQ(cached.ceilings[0].memGBps, 9.5);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(MachineInfo, RejectsMalformedFiles) {
+    EXPECT_FALSE(machineFromJson(nlohmann::json{{"cpu", "x"}}));
+}
