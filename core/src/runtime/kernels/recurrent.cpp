@@ -69,7 +69,10 @@ std::vector<Activation> parseActivations(const ir::Node& node, Cell cell, int di
         else if (cell == Cell::Gru) names = {"Sigmoid", "Tanh"};
         else names = {"Sigmoid", "Tanh", "Tanh"};
     }
-    if (static_cast<int>(names.size()) == perDir && dirs == 2) names.insert(names.end(), names.begin(), names.end());
+    if (static_cast<int>(names.size()) == perDir && dirs == 2) {
+        const std::vector<std::string> forward = names; // the reverse direction reuses the forward list
+        names.insert(names.end(), forward.begin(), forward.end());
+    }
     if (static_cast<int>(names.size()) != perDir * dirs)
         kernelFail(node, "expected " + std::to_string(perDir * dirs) + " activations, got " +
                              std::to_string(names.size()));
