@@ -308,6 +308,18 @@ TEST(Constant, ScalarAndListAttributes) {
     EXPECT_EQ(values(f), (std::vector<float>{2.5f}));
 }
 
+TEST(ShapeOps, HostileValuesFailOrSaturateWithoutCrashing) {
+    const int64_t big = std::numeric_limits<int64_t>::max();
+    // Extreme k: everything kept (upper, k very negative) or nothing kept.
+    EXPECT_EQ(values(runOne("Trilu", {iota({2, 2}), i64({}, {-big})})), (std::vector<float>{0, 1, 2, 3}));
+    EXPECT_EQ(values(runOne("Trilu", {iota({2, 2}), i64({}, {big})})), (std::vector<float>{0, 0, 0, 0}));
+    EXPECT_EQ(values(runOne("OneHot", {f32({1}, {1e30f}), f32({}, {2}), f32({2}, {0, 1})})), (std::vector<float>{0, 0}));
+    EXPECT_THROW(runOne("DepthToSpace", {iota({1, 4, 1, 1})}, {attrInt("blocksize", int64_t{1} << 32)}), Error);
+    EXPECT_THROW(runOne("Expand", {iota({1}), i64({2}, {int64_t{1} << 40, int64_t{1} << 40})}), Error);
+    EXPECT_THROW(runOne("Tile", {iota({2}), i64({1}, {big})}), Error);
+    EXPECT_THROW(runOne("Pad", {iota({2}), i64({2}, {-5, 0})}), Error);
+}
+
 // Every ONNX backend node case of these operators passes on the reference path too (the
 // conformance suite runs the fast path).
 TEST(ShapeNodeCases, ReferencePathPasses) {

@@ -77,6 +77,9 @@ Taps makeTaps(const Params& p, int64_t inLen, int64_t outLen, double scale, doub
             if (x < 0 || x > inLen - 1) taps.outside[o] = 1;
             break;
         }
+        // Far-outside (or NaN, from a hostile roi) coordinates only ever select border samples;
+        // bounding them keeps the integer index arithmetic below from overflowing.
+        x = std::isnan(x) ? 0.0 : std::clamp(x, -4.0, static_cast<double>(inLen) + 4.0);
         int64_t* idx = &taps.index[o * taps.n];
         double* w = &taps.weight[o * taps.n];
         const double fl = std::floor(x);

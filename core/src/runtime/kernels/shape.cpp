@@ -816,9 +816,10 @@ void oneHotKernel(KernelContext& ctx, int64_t, bool) {
     const auto idx = indices.toDoubles();
     for (int64_t o = 0; o < outer; ++o)
         for (int64_t i = 0; i < inner; ++i) {
-            int64_t k = static_cast<int64_t>(idx[o * inner + i]);
-            if (k < 0) k += depth; // negative indices count from the end (opset 11)
-            if (k < 0 || k >= depth) continue;
+            double v = std::trunc(idx[o * inner + i]);
+            if (v < 0) v += static_cast<double>(depth); // negative indices count from the end (opset 11)
+            if (!(v >= 0 && v < static_cast<double>(depth))) continue;
+            const int64_t k = static_cast<int64_t>(v);
             fillElems(values, 1, y, (o * depth + k) * inner + i, 1);
         }
 }
@@ -873,7 +874,9 @@ void triluKernel(KernelContext& ctx, int64_t, bool) {
     const Tensor& x = ctx.input(0);
     if (x.rank() < 2) kernelFail(ctx.node(), "Trilu: input rank must be >= 2");
     if (isStringTensor(x)) kernelFail(ctx.node(), "Trilu: string tensors are not supported");
-    const int64_t k = ctx.hasInput(1) && ctx.input(1).numel() > 0 ? ctx.input(1).toInt64s()[0] : 0;
+    int64_t k = ctx.hasInput(1) && ctx.input(1).numel() > 0 ? ctx.input(1).toInt64s()[0] : 0;
+    // Any |k| beyond rows + cols selects everything or nothing; clamping keeps i + k from overflowing.
+    k = std::clamp<int64_t>(k, -(x.dim(-2) + x.dim(-1) + 1), x.dim(-2) + x.dim(-1) + 1);
     const bool upper = ctx.node().attrInt("upper", 1) != 0;
     const int64_t rows = x.dim(-2), cols = x.dim(-1);
     Tensor& y = ctx.allocate(0, x.dtype(), x.shape());
@@ -902,7 +905,8 @@ void depthToSpaceKernel(KernelContext& ctx, int64_t, bool reference) {
     const int64_t b = ctx.node().attrInt("blocksize", 0);
     const std::string mode = ctx.node().attrString("mode", "DCR");
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-    if (b <= 0 || c % (b * b) != 0) kernelFail(ctx.node(), "DepthToSpace: channels not divisible by blocksize^2");
+    if (b <= 0 || b > c || c % (b * b) != 0)
+        kernelFail(ctx.node(), "DepthToSpace: channels not divisible by blocksize^2");
     const int64_t oc = c / (b * b);
     Tensor& y = ctx.allocate(0, x.dtype(), {n, oc, h * b, w * b});
     // DCR: [N, b, b, C', H, W] -> perm [0, 3, 4, 1, 5, 2]; CRD: [N, C', b, b, H, W] -> [0, 1, 4, 2, 5, 3]
@@ -916,7 +920,8 @@ void spaceToDepthKernel(KernelContext& ctx, int64_t, bool reference) {
     if (x.rank() != 4) kernelFail(ctx.node(), "SpaceToDepth: input must be 4-D");
     const int64_t b = ctx.node().attrInt("blocksize", 0);
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-    if (b <= 0 || h % b != 0 || w % b != 0) kernelFail(ctx.node(), "SpaceToDepth: H and W must divide by blocksize");
+    if (b <= 0 || b > std::max<int64_t>({h, w, 1}) || h % b != 0 || w % b != 0)
+        kernelFail(ctx.node(), "SpaceToDepth: H and W must divide by blocksize");
     Tensor& y = ctx.allocate(0, x.dtype(), {n, c * b * b, h / b, w / b});
     // [N, C, H/b, b, W/b, b] -> perm [0, 3, 5, 1, 2, 4]
     transposeInto(x, {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}, y, reference);
@@ -929,7 +934,7 @@ void eyeLikeKernel(KernelContext& ctx, int64_t, bool) {
     if (dtAttr != 0 && !ir::isValidDType(static_cast<int32_t>(dtAttr))) kernelFail(ctx.node(), "EyeLike: bad dtype");
     const DType dt = dtAttr != 0 ? static_cast<DType>(dtAttr) : x.dtype();
     if (dt == DType::String) kernelFail(ctx.node(), "EyeLike: string dtype");
-    const int64_t k = ctx.node().attrInt("k", 0);
+    const int64_t k = std::clamp<int64_t>(ctx.node().attrInt("k", 0), -(x.dim(0) + 1), x.dim(1) + 1);
     const Tensor one = scalarOf(ctx.node(), dt, 1.0);
     Tensor& y = ctx.allocate(0, dt, x.shape());
     std::memset(y.raw(), 0, y.byteSize());
