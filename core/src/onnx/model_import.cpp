@@ -488,21 +488,21 @@ Result<ir::Model> loadModel(const std::string& path, const LoadOptions& options)
         if (ec || !fs::exists(status)) return fail("model file not found");
         if (fs::is_directory(status)) return fail("is a directory, not a model file");
         if (!fs::is_regular_file(status)) return fail("is not a regular file");
-        std::ifstream in(path, std::ios::binary);
-        if (!in) return fail("cannot open model file");
         const auto size = fs::file_size(path, ec);
         if (ec) return fail("cannot read model file: " + ec.message());
+        if (size == 0) return fail("the file is empty");
         if (size > static_cast<uintmax_t>(std::numeric_limits<int>::max()))
             return fail("model file is larger than protobuf's 2 GB limit; keep weights in external data");
-        std::string bytes(static_cast<size_t>(size), '\0');
-        in.read(bytes.data(), static_cast<std::streamsize>(size));
-        if (in.gcount() != static_cast<std::streamsize>(size)) return fail("cannot read model file");
-        std::string dir = fs::absolute(fs::path(path)).parent_path().string();
-        auto result = loadModelFromBytes(bytes, dir, options);
-        if (!result.ok()) {
-            Error e = result.error();
-            if (e.context().file.empty()) e.context().file = path;
-            return e;
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return fail("cannot open model file");
+        // Parsing from the stream avoids holding the file bytes and the parsed proto at once.
+        Result<ir::Model> result = Error("");
+        {
+            onnx::ModelProto proto;
+            if (!proto.ParseFromIstream(&in)) return fail("the file is not a valid ONNX protobuf (parse failed)");
+            in.close();
+            const std::string dir = fs::absolute(fs::path(path)).parent_path().string();
+            result = fromProto(proto, dir, options);
         }
         result->sourcePath = fs::weakly_canonical(fs::absolute(path)).string();
         return result;
