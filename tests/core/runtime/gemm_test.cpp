@@ -3,6 +3,7 @@
 // and fed weights; integer MatMul; Einsum patterns; error paths.
 #include "support/test_util.h"
 
+#include "opstudio/runtime/session.h"
 #include "opstudio/util/error.h"
 
 #include <gtest/gtest.h>
@@ -94,6 +95,16 @@ TEST(MatMul, IntegerTypesUseExactLoops) {
     const Tensor au = Tensor::fromVector<uint32_t>({1, 2}, {3, 4});
     const Tensor bu = Tensor::fromVector<uint32_t>({2, 1}, {5, 6});
     EXPECT_TRUE(allClose(runNode({"MatMul", "", 13, {}}, {au, bu})[0], Tensor::fromVector<uint32_t>({1, 1}, {39})));
+}
+
+TEST(MatMul, ReportsPathByDtype) {
+    for (DType dt : {DType::F32, DType::I32}) {
+        auto model = std::make_shared<ir::Model>(testing::makeNodeModel(
+            {"MatMul", "", 13, {}, 1, {false, true}}, {randomTensor(dt, {7, 13}, 1), randomTensor(dt, {13, 5}, 2)}));
+        auto session = rt::Session::create(model, {});
+        ASSERT_TRUE(session.ok()) << session.error().describe();
+        EXPECT_EQ(session.value()->kernelPath(model->graph->order()[0]), dt == DType::F32 ? "onednn" : "reference");
+    }
 }
 
 TEST(MatMul, EmptyAndZeroInnerDims) {

@@ -329,7 +329,7 @@ struct ConvPrimitive {
 class ConvKernel final : public Kernel {
 public:
     ConvKernel(const KernelInit& init, bool transposed, bool fused)
-        : m_transposed(transposed), m_fast(!init.reference), m_attrs(ConvAttrs::fromNode(init.node)) {
+        : m_transposed(transposed), m_fast(!init.reference && onednn::mayBeF32(init, 0)), m_attrs(ConvAttrs::fromNode(init.node)) {
         if (fused) m_act = FusedActivation::fromNode(init.node);
         const ir::Tensor* w = init.constInputs.size() > 1 ? init.constInputs[1] : nullptr;
         if (m_fast && w && w->dtype() == DType::F32 && w->rank() >= 3 && w->rank() <= 5) m_constW = w;

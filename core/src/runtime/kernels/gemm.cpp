@@ -181,7 +181,7 @@ Shape padTo(const Shape& s, size_t rank) {
 
 class MatMulKernel final : public Kernel {
 public:
-    MatMulKernel(const KernelInit& init, bool fused) : m_fast(!init.reference) {
+    MatMulKernel(const KernelInit& init, bool fused) : m_fast(!init.reference && onednn::mayBeF32(init, 0)) {
         const ir::Node& node = init.node;
         if (fused) {
             m_alpha = node.attrFloat("alpha", 1.f);
@@ -264,7 +264,7 @@ private:
 
 class GemmKernel final : public Kernel {
 public:
-    explicit GemmKernel(const KernelInit& init) : m_fast(!init.reference) {
+    explicit GemmKernel(const KernelInit& init) : m_fast(!init.reference && onednn::mayBeF32(init, 0)) {
         const ir::Node& node = init.node;
         m_alpha = node.attrFloat("alpha", 1.f);
         m_beta = node.attrFloat("beta", 1.f);
@@ -558,7 +558,7 @@ Tensor permuted(const Tensor& in, const std::vector<int>& perm) {
 class EinsumKernel final : public Kernel {
 public:
     explicit EinsumKernel(const KernelInit& init)
-        : m_fast(!init.reference), m_equation(init.node.attrString("equation", "")), m_onednn(1.f, {}) {
+        : m_fast(!init.reference && onednn::mayBeF32(init, 0)), m_equation(init.node.attrString("equation", "")), m_onednn(1.f, {}) {
         if (m_equation.empty()) kernelFail(init.node, "Einsum needs an equation");
     }
     std::string_view path() const override { return m_fast ? "onednn" : "reference"; }

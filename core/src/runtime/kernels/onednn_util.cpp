@@ -158,4 +158,11 @@ std::optional<Shape> knownShape(const KernelInit& init, size_t input) {
     return ir::concreteShape(v->shape);
 }
 
+bool mayBeF32(const KernelInit& init, size_t input) {
+    if (input < init.constInputs.size() && init.constInputs[input]) return init.constInputs[input]->dtype() == DType::F32;
+    if (!init.model || !init.model->graph || input >= init.node.inputs.size()) return true;
+    const ir::Value* v = init.model->graph->findValue(init.node.inputs[input]);
+    return !v || !v->hasType || v->dtype == DType::Undefined || v->dtype == DType::F32;
+}
+
 } // namespace opstudio::rt::onednn

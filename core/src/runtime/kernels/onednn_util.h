@@ -97,5 +97,8 @@ private:
 /// Concrete shape of a value from the model's shape information, when every dim is known.
 /// Lets factories build primitives (and pack weights) at session build instead of the first run.
 std::optional<Shape> knownShape(const KernelInit& init, size_t input);
+/// True unless the model says input `input` has another dtype than f32: the fast path is then
+/// never taken, so the kernel reports "reference" to profiles.
+bool mayBeF32(const KernelInit& init, size_t input);
 
 } // namespace opstudio::rt::onednn
