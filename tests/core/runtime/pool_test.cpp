@@ -76,6 +76,7 @@ TEST(Pool, FastMatchesReferenceOnOddGeometries) {
         SCOPED_TRACE(ir::shapeToString(g.input));
         const Tensor x = testing::randomTensor(DType::F32, g.input, seed++, -2.0, 2.0);
         expectFastMatchesReference("MaxPool", x, g.attrs, 2);
+        expectFastMatchesReference("MaxPool", x, g.attrs, 1); // no Indices: the row-sweep path for 1-D/2-D
         auto storage = g.attrs;
         storage.push_back(attrInt("storage_order", 1));
         expectFastMatchesReference("MaxPool", x, storage, 2);
@@ -91,10 +92,11 @@ TEST(Pool, FastMatchesReferenceOnOddGeometries) {
 
 TEST(MaxPool, DilationsMatchReference) {
     const Tensor x = testing::randomTensor(DType::F32, {1, 3, 13, 13}, 21);
-    expectFastMatchesReference("MaxPool", x,
-                               {attrInts("kernel_shape", {3, 3}), attrInts("dilations", {2, 3}),
-                                attrInts("pads", {1, 2, 2, 1}), attrInt("ceil_mode", 1)},
-                               2);
+    for (int outputs : {1, 2})
+        expectFastMatchesReference("MaxPool", x,
+                                   {attrInts("kernel_shape", {3, 3}), attrInts("dilations", {2, 3}),
+                                    attrInts("pads", {1, 2, 2, 1}), attrInts("strides", {1, 2}), attrInt("ceil_mode", 1)},
+                                   outputs);
 }
 
 TEST(MaxPool, HandComputedValuesAndIndices) {

@@ -120,6 +120,80 @@ std::vector<TapRange> tapRanges(const PoolGeometry& g, int j) {
     return r;
 }
 
+/// Start of a running maximum (what a window with no tap inside the input yields).
+template <typename T> constexpr T maxInit() {
+    return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+}
+
+int64_t paddedTaps(const PoolGeometry& g, int j, int64_t o);
+
+/// Fast path for 1-D/2-D MaxPool (no Indices) and AveragePool, the CNN case:
+///   y[oh, ow] = max or mean over taps (kh, kw) inside the input of x[oh*sh - pbh + kh*dh, ow*sw - pbw + kw*dw].
+/// Taps run outermost and output columns innermost, so the inner loop is one sweep over a row
+/// (contiguous when sw = 1, which the compiler vectorises) with the column range of valid taps
+/// precomputed per kw instead of a bounds test per element.
+template <typename T, bool kMax>
+void pool2dRows(const PoolGeometry& g, const T* x, T* y, bool countIncludePad) {
+    const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+    const int64_t sw = g.stride[2], dw = g.dilation[2], K = g.kernel[2];
+    const std::vector<TapRange> rows = tapRanges(g, 1), cols = tapRanges(g, 2);
+    std::vector<int64_t> owLo(static_cast<size_t>(K)), owHi(static_cast<size_t>(K));
+    for (int64_t kw = 0; kw < K; ++kw) {
+        const int64_t off = kw * dw - g.padBegin[2]; // input column = ow * sw + off
+        const int64_t lo = off >= 0 ? 0 : ceilDiv(-off, sw);
+        const int64_t hi = off < W ? std::min(OW, ceilDiv(W - off, sw)) : 0;
+        owLo[kw] = std::min(lo, OW);
+        owHi[kw] = std::max(hi, owLo[kw]);
+    }
+    std::vector<T> invDiv;
+    if (!kMax) {
+        invDiv.resize(static_cast<size_t>(OH * OW));
+        for (int64_t oh = 0; oh < OH; ++oh)
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t div = countIncludePad ? paddedTaps(g, 1, oh) * paddedTaps(g, 2, ow)
+                                                    : (rows[oh].hi - rows[oh].lo) * (cols[ow].hi - cols[ow].lo);
+                invDiv[oh * OW + ow] = div > 0 ? T(1) / static_cast<T>(div) : T(0);
+            }
+    }
+    parallelFor(
+        g.batch * g.channels,
+        [&](int64_t b, int64_t e) {
+            for (int64_t pl = b; pl < e; ++pl) {
+                const T* xp = x + pl * H * W;
+                T* yp = y + pl * OH * OW;
+                for (int64_t oh = 0; oh < OH; ++oh) {
+                    T* yr = yp + oh * OW;
+                    std::fill(yr, yr + OW, kMax ? maxInit<T>() : T(0));
+                    const TapRange& rh = rows[oh];
+                    for (int64_t kh = rh.lo; kh < rh.hi; ++kh) {
+                        const T* xr = xp + (rh.start + kh * g.dilation[1]) * W;
+                        for (int64_t kw = 0; kw < K; ++kw) {
+                            const int64_t off = kw * dw - g.padBegin[2];
+                            const int64_t lo = owLo[kw], hi = owHi[kw];
+                            if (sw == 1) {
+                                // xr[ow + off] is inside the row for ow in [lo, hi).
+                                for (int64_t ow = lo; ow < hi; ++ow) {
+                                    const T v = xr[ow + off];
+                                    if constexpr (kMax) yr[ow] = v > yr[ow] ? v : yr[ow];
+                                    else yr[ow] += v;
+                                }
+                            } else {
+                                for (int64_t ow = lo; ow < hi; ++ow) {
+                                    const T v = xr[ow * sw + off];
+                                    if constexpr (kMax) yr[ow] = v > yr[ow] ? v : yr[ow];
+                                    else yr[ow] += v;
+                                }
+                            }
+                        }
+                    }
+                    if constexpr (!kMax)
+                        for (int64_t ow = 0; ow < OW; ++ow) yr[ow] *= invDiv[oh * OW + ow];
+                }
+            }
+        },
+        g.outPlane() * g.kernel[1] * K);
+}
+
 // ---- MaxPool ----------------------------------------------------------------------------------
 
 /// Flat spatial index of (p0, p1, p2): row-major, or column-major when storage_order = 1.
@@ -149,7 +223,7 @@ void maxPoolReference(const PoolGeometry& g, const T* x, T* y, int64_t* ind, boo
         for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
             for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
                 for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
-                    T best = std::numeric_limits<T>::lowest();
+                    T best = maxInit<T>();
                     int64_t bestIdx = -1;
                     for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0)
                         for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1)
@@ -188,7 +262,7 @@ void maxPoolFast(const PoolGeometry& g, const T* x, T* y, int64_t* ind, bool col
                     for (int64_t o1 = 0; o1 < g.out[1]; ++o1)
                         for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
                             const TapRange &a = r0[o0], &c = r1[o1], &w = r2[o2];
-                            T best = std::numeric_limits<T>::lowest();
+                            T best = maxInit<T>();
                             int64_t bestIdx = -1;
                             for (int64_t k0 = a.lo; k0 < a.hi; ++k0) {
                                 const int64_t p0 = a.start + k0 * g.dilation[0];
@@ -225,7 +299,8 @@ void runMaxPool(KernelContext& ctx, bool fast) {
     if (ctx.outputCount() > 1 && ctx.wantsOutput(1)) ind = ctx.allocate(1, DType::I64, g.outShape).data<int64_t>();
     auto run = [&](auto tag) {
         using T = decltype(tag);
-        if (fast) maxPoolFast<T>(g, x.data<T>(), y.data<T>(), ind, storageOrder == 1);
+        if (fast && !ind && g.spatial <= 2) pool2dRows<T, true>(g, x.data<T>(), y.data<T>(), false);
+        else if (fast) maxPoolFast<T>(g, x.data<T>(), y.data<T>(), ind, storageOrder == 1);
         else maxPoolReference<T>(g, x.data<T>(), y.data<T>(), ind, storageOrder == 1);
     };
     switch (x.dtype()) {
@@ -359,7 +434,9 @@ void runSumPool(KernelContext& ctx, SumPool kind, bool fast) {
     Tensor& y = ctx.allocate(0, x.dtype(), g.outShape);
     auto run = [&](auto tag) {
         using T = decltype(tag);
-        if (fast) sumPoolFast<T>(g, x.data<T>(), y.data<T>(), prm);
+        if (fast && kind == SumPool::Average && g.spatial <= 2)
+            pool2dRows<T, false>(g, x.data<T>(), y.data<T>(), prm.countIncludePad);
+        else if (fast) sumPoolFast<T>(g, x.data<T>(), y.data<T>(), prm);
         else sumPoolReference<T>(g, x.data<T>(), y.data<T>(), prm);
     };
     switch (x.dtype()) {
