@@ -32,9 +32,6 @@ const std::string* typeRawOf(const V& value) {
     return nullptr;
 }
 
-/// Serialized size above which protobuf refuses to parse (2 GB) minus room for the graph itself.
-constexpr size_t kInlineLimit = (size_t{2} << 30) - (size_t{64} << 20);
-
 void collectUsed(const ir::Graph& g, std::vector<std::string>& out) {
     g.forEachNode([&](const ir::Node& n) {
         for (const auto& in : n.inputs)
@@ -431,7 +428,7 @@ Status saveModel(const ir::Model& model, const std::string& path, const SaveOpti
         if (options.externalData == SaveOptions::ExternalData::Auto) {
             size_t total = 0;
             sumTensorBytes(*model.graph, total);
-            external = total > kInlineLimit;
+            external = total > options.autoExternalAbove;
         }
 
         onnx::ModelProto proto;

@@ -501,3 +501,103 @@ TEST(OnnxModel, IrVersionIsClampedForTheChecker) {
     EXPECT_EQ(out.ir_version(), 8);
     EXPECT_TRUE(onnxio::checkModel(model).ok());
 }
+
+TEST(OnnxSave, AutoExternalDataAboveTheLimit) {
+    TempDir dir;
+    writeBytes(dir / "model.onnx", validModel(1000).SerializeAsString());
+    auto r = onnxio::loadModel((dir / "model.onnx").string());
+    ASSERT_TRUE(r.ok());
+    onnxio::SaveOptions options;
+    options.autoExternalAbove = 2000; // stands in for protobuf's 2 GB limit
+    ASSERT_TRUE(onnxio::saveModel(*r, (dir / "big.onnx").string(), options).ok());
+    EXPECT_TRUE(fs::exists(dir / "big.onnx.data"));
+    options.autoExternalAbove = 1 << 20;
+    ASSERT_TRUE(onnxio::saveModel(*r, (dir / "small.onnx").string(), options).ok());
+    EXPECT_FALSE(fs::exists(dir / "small.onnx.data"));
+    auto again = onnxio::loadModel((dir / "big.onnx").string());
+    ASSERT_TRUE(again.ok()) << again.error().describe();
+    EXPECT_EQ(again->graph->initializers.at("w").data<float>()[10], 5.f);
+}
+
+TEST(OnnxExternalData, SymlinkInsideFolderIsAccepted) {
+    TempDir dir;
+    fs::create_directories(dir / "weights");
+    const float values[4] = {1.f, 2.f, 3.f, 4.f};
+    writeBytes(dir / "weights" / "w.bin", std::string(reinterpret_cast<const char*>(values), sizeof(values)));
+    fs::create_symlink(dir / "weights" / "w.bin", dir / "link.bin");
+    EXPECT_EQ(loadProtoError(externalModel("link.bin"), dir), "");
+    EXPECT_EQ(loadProtoError(externalModel("weights/w.bin"), dir), "");
+}
+
+TEST(OnnxValidate, SparseInitializerDefinesItsName) {
+    TempDir dir;
+    auto m = validModel();
+    auto& g = *m.mutable_graph();
+    g.clear_initializer();
+    auto* sp = g.add_sparse_initializer();
+    sp->add_dims(4);
+    auto* values = sp->mutable_values();
+    values->set_name("w");
+    values->set_data_type(onnx::TensorProto::FLOAT);
+    values->add_dims(1);
+    values->add_float_data(3.f);
+    auto* indices = sp->mutable_indices();
+    indices->set_data_type(onnx::TensorProto::INT64);
+    indices->add_dims(1);
+    indices->add_int64_data(2);
+    const fs::path p = dir / "model.onnx";
+    writeBytes(p, m.SerializeAsString());
+    auto r = onnxio::loadModel(p.string());
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    ASSERT_EQ(r->graph->sparseInitializersRaw.size(), 1u);
+    onnx::ModelProto out;
+    onnxio::toProto(*r, out);
+    ASSERT_EQ(out.graph().sparse_initializer_size(), 1);
+    EXPECT_EQ(out.graph().sparse_initializer(0).values().name(), "w");
+}
+
+TEST(OnnxModel, LocalFunctionsAreKept) {
+    auto m = validModel();
+    auto* local = m.add_opset_import();
+    local->set_domain("local");
+    local->set_version(1);
+    auto* f = m.add_functions();
+    f->set_name("AddTwice");
+    f->set_domain("local");
+    f->add_input("p");
+    f->add_input("q");
+    f->add_output("r");
+    f->add_opset_import()->set_version(13);
+    auto* n1 = f->add_node();
+    n1->set_op_type("Add");
+    n1->add_input("p");
+    n1->add_input("q");
+    n1->add_output("t");
+    auto* n2 = f->add_node();
+    n2->set_op_type("Add");
+    n2->add_input("t");
+    n2->add_input("q");
+    n2->add_output("r");
+    auto* call = m.mutable_graph()->mutable_node(0);
+    call->set_op_type("AddTwice");
+    call->set_domain("local");
+    auto model = onnxio::fromProto(m, "");
+    EXPECT_EQ(model.functionsRaw.size(), 1u);
+    onnx::ModelProto out;
+    onnxio::toProto(model, out);
+    ASSERT_EQ(out.functions_size(), 1);
+    EXPECT_EQ(out.functions(0).name(), "AddTwice");
+    EXPECT_EQ(out.graph().node(0).domain(), "local");
+    const auto status = onnxio::checkModel(model);
+    EXPECT_TRUE(status.ok()) << status.error().describe();
+}
+
+TEST(OnnxValidate, ErrorsNameNodeOpOpsetAndFile) {
+    TempDir dir;
+    auto m = validModel();
+    m.mutable_graph()->mutable_node(1)->set_input(0, "ghost");
+    const std::string msg = loadProtoError(m, dir);
+    EXPECT_NE(msg.find("Mul"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("13"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("model.onnx"), std::string::npos) << msg;
+}

@@ -27,6 +27,8 @@ struct SaveOptions {
     ExternalData externalData = ExternalData::Auto;
     /// Tensors at least this big go to external data when it is used.
     size_t externalThreshold = 1024;
+    /// Auto: total tensor bytes above which external data is used (2 GB minus room for the graph).
+    size_t autoExternalAbove = (size_t{2} << 30) - (size_t{64} << 20);
     /// Run onnx::checker on the result before writing.
     bool check = true;
 };
