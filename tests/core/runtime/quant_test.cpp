@@ -219,6 +219,49 @@ TEST(ConvInteger, MatchesFloatConvWithGroupsStridesPadsDilations) {
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << i;
 }
 
+TEST(ConvInteger, OnednnMatchesReferenceForConstantWeights) {
+    struct Case {
+        Shape x, w;
+        std::vector<ir::Attribute> attrs;
+    };
+    const std::vector<Case> cases = {
+        {{1, 3, 7, 7}, {5, 3, 3, 3}, {attrInts("pads", {1, 1, 1, 1})}},
+        {{2, 4, 13, 5}, {6, 2, 3, 2}, {attrInt("group", 2), attrInts("strides", {2, 1}), attrInts("pads", {1, 0, 2, 1}),
+                                        attrInts("dilations", {1, 2})}},
+        {{1, 16, 1, 1}, {7, 16, 1, 1}, {}},
+        {{1, 2, 127}, {3, 2, 5}, {attrInts("strides", {3})}},
+        {{1, 4, 5, 5}, {4, 1, 3, 3}, {attrInt("group", 4), testing::attrString("auto_pad", "SAME_UPPER")}},
+    };
+    uint64_t seed = 1;
+    for (const Case& c : cases) {
+        for (DType wt : {DType::U8, DType::I8}) {
+            const double lo = wt == DType::U8 ? 0 : -128, hi = wt == DType::U8 ? 256 : 128;
+            const Tensor x = randomTensor(DType::U8, c.x, seed++, 0, 256);
+            const Tensor w = randomTensor(wt, c.w, seed++, lo, hi);
+            const Tensor wz = randomTensor(wt, {c.w[0]}, seed++, lo, hi);
+            NodeSpec spec{"ConvInteger", "", 10, c.attrs, 1};
+            spec.constantInputs = {false, true, false, true};
+            const std::vector<Tensor> in = {x, w, Tensor::scalar<uint8_t>(17), wz};
+            EXPECT_EQ(pathOf(spec, in), "onednn");
+            EXPECT_TRUE(testing::allClose(runNode(spec, in, false, 2)[0], runNode(spec, in, true)[0], 0, 0))
+                << ir::shapeToString(c.x) << " * " << ir::shapeToString(c.w) << " " << ir::dtypeName(wt);
+        }
+    }
+}
+
+TEST(QLinearConv, OnednnMatchesReference) {
+    const Tensor x = randomTensor(DType::I8, {1, 6, 9, 7}, 1, -128, 128);
+    const Tensor w = randomTensor(DType::I8, {4, 3, 3, 3}, 2, -128, 128);
+    const std::vector<Tensor> in = {x, Tensor::scalar<float>(0.03f), Tensor::scalar<int8_t>(-3), w,
+                                    randomTensor(DType::F32, {4}, 3, 0.001, 0.01), Tensor::zeros(DType::I8, {4}),
+                                    Tensor::scalar<float>(0.1f), Tensor::scalar<int8_t>(4),
+                                    randomTensor(DType::I32, {4}, 4, -1000, 1000)};
+    NodeSpec spec{"QLinearConv", "", 10, {attrInt("group", 2), attrInts("pads", {1, 1, 1, 1})}, 1};
+    spec.constantInputs = {false, true, true, true, true, true, true, true, true};
+    EXPECT_EQ(pathOf(spec, in), "onednn");
+    EXPECT_TRUE(testing::allClose(runNode(spec, in, false, 2)[0], runNode(spec, in, true)[0], 0, 0));
+}
+
 TEST(ConvInteger, AutoPadSameUpperKeepsSpatialSize) {
     NodeSpec spec{"ConvInteger", "", 10, {testing::attrString("auto_pad", "SAME_UPPER")}, 1};
     const auto out = runNode(spec, {randomTensor(DType::U8, {1, 3, 7, 5}, 1, 0, 256), randomTensor(DType::U8, {2, 3, 3, 3}, 2, 0, 256)})[0];

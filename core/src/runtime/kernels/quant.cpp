@@ -626,9 +626,106 @@ void convIntegerReference(const ConvGeom& g, const X* x, const W* w, int32_t xz,
     }, outPlane * kPlane * cg);
 }
 
+/// Constant conv weights packed for the int8 GEMM: one K x N matrix per group, with
+/// K = C/group * prod(kernel) (a patch) and N = M/group (output channels), zero points shifted.
+struct PackedConvWeights {
+    DType wType = DType::Undefined;
+    Shape wShape;
+    std::vector<std::unique_ptr<Int8MatMul>> groups;
+    std::vector<int32_t> wzShifted; // one per output channel
+};
+
+/// im2row + int8 GEMM: row p of R holds the input patch of output position p (padding filled
+/// with the x zero point, so it contributes nothing after the zero-point correction);
+/// Y_g^T [P x M/g] = (R - xz) . (W_g^T - wz). Then transposed into NCHW.
+template <typename X>
+void convIntegerFast(const ConvGeom& g, const X* x, int32_t xz, PackedConvWeights& pw, int32_t* y) {
+    const size_t sp = g.in.size();
+    const int64_t cg = g.c / g.group, mg = g.m / g.group;
+    const int64_t inPlane = ir::shapeNumel(g.in), outPlane = ir::shapeNumel(g.out), kPlane = ir::shapeNumel(g.kernel);
+    const int64_t patch = cg * kPlane;
+    std::vector<Shape> kIdx(static_cast<size_t>(kPlane), Shape(sp));
+    for (int64_t k = 0; k < kPlane; ++k) {
+        int64_t r = k;
+        for (size_t d = sp; d-- > 0;) {
+            kIdx[k][d] = r % g.kernel[d];
+            r /= g.kernel[d];
+        }
+    }
+    std::vector<X> rows(static_cast<size_t>(outPlane * patch));
+    std::vector<int32_t> tmp(static_cast<size_t>(outPlane * mg));
+    const std::vector<int32_t> za{xz};
+    for (int64_t b = 0; b < g.n; ++b) {
+        for (int64_t grp = 0; grp < g.group; ++grp) {
+            const X* xg = x + (b * g.c + grp * cg) * inPlane;
+            parallelFor(outPlane, [&](int64_t begin, int64_t end) {
+                Shape o(sp);
+                for (int64_t p = begin; p < end; ++p) {
+                    int64_t r = p;
+                    for (size_t d = sp; d-- > 0;) {
+                        o[d] = r % g.out[d];
+                        r /= g.out[d];
+                    }
+                    X* row = rows.data() + p * patch;
+                    for (int64_t k = 0; k < kPlane; ++k) {
+                        int64_t off = 0;
+                        bool inside = true;
+                        for (size_t d = 0; d < sp; ++d) {
+                            const int64_t pos = o[d] * g.strides[d] - g.padBegin[d] + kIdx[k][d] * g.dilations[d];
+                            if (pos < 0 || pos >= g.in[d]) {
+                                inside = false;
+                                break;
+                            }
+                            off = off * g.in[d] + pos;
+                        }
+                        for (int64_t ci = 0; ci < cg; ++ci)
+                            row[ci * kPlane + k] = inside ? xg[ci * inPlane + off] : static_cast<X>(xz);
+                    }
+                }
+            }, patch);
+            const std::vector<int32_t> zb(pw.wzShifted.begin() + grp * mg, pw.wzShifted.begin() + (grp + 1) * mg);
+            pw.groups[static_cast<size_t>(grp)]->run<X>(rows.data(), outPlane, za, zb, tmp.data());
+            for (int64_t m = 0; m < mg; ++m) {
+                int32_t* yp = y + (b * g.m + grp * mg + m) * outPlane;
+                for (int64_t p = 0; p < outPlane; ++p) yp[p] = tmp[p * mg + m];
+            }
+        }
+    }
+}
+
+/// Packs constant weights (and a constant weight zero point) for convIntegerFast; null when the
+/// weights are not constant or not int8/uint8.
+std::unique_ptr<PackedConvWeights> packConvWeights(const KernelInit& init, bool qlinear) {
+    const size_t wIdx = qlinear ? 3 : 1, wzIdx = qlinear ? 5 : 3;
+    const Tensor* w = wIdx < init.constInputs.size() ? init.constInputs[wIdx] : nullptr;
+    const Tensor* wz = wzIdx < init.constInputs.size() ? init.constInputs[wzIdx] : nullptr;
+    if (!w || w->rank() < 3 || (w->dtype() != DType::U8 && w->dtype() != DType::I8)) return nullptr;
+    if (init.node.presentInput(wzIdx) && (!wz || wz->dtype() != w->dtype())) return nullptr;
+    const int64_t group = init.node.attrInt("group", 1);
+    const int64_t m = w->dim(0);
+    if (group <= 0 || m % group != 0 || (wz && wz->numel() != 1 && wz->numel() != m)) return nullptr;
+    auto pw = std::make_unique<PackedConvWeights>();
+    pw->wType = w->dtype();
+    pw->wShape = w->shape();
+    int32_t shift = 0;
+    const std::vector<int8_t> ws = signedWeights(*w, shift);
+    const std::vector<int32_t> wzv = zeroPoints(init.node, wz);
+    for (int64_t oc = 0; oc < m; ++oc) pw->wzShifted.push_back((wzv.size() == 1 ? wzv[0] : wzv[oc]) - shift);
+    const int64_t mg = m / group, patch = w->numel() / std::max<int64_t>(m, 1);
+    for (int64_t grp = 0; grp < group; ++grp) {
+        // W_g^T: K = patch rows, N = mg columns.
+        std::vector<int8_t> t(static_cast<size_t>(patch * mg));
+        for (int64_t j = 0; j < mg; ++j)
+            for (int64_t kk = 0; kk < patch; ++kk) t[kk * mg + j] = ws[(grp * mg + j) * patch + kk];
+        pw->groups.push_back(std::make_unique<Int8MatMul>());
+        pw->groups.back()->setWeights(patch, mg, std::move(t));
+    }
+    return pw;
+}
+
 /// ConvInteger (x, w, [x_zp], [w_zp]) -> int32; QLinearConv (x, x_scale, x_zp, w, w_scale, w_zp,
 /// y_scale, y_zp, [B int32]) -> requantized: y = saturate(round((acc + B_m) x_s w_s[m] / y_s) + y_zp).
-void integerConv(KernelContext& ctx, bool qlinear) {
+void integerConv(KernelContext& ctx, bool qlinear, PackedConvWeights* packed) {
     const ir::Node& node = ctx.node();
     const size_t xzIdx = qlinear ? 2 : 2, wIdx = qlinear ? 3 : 1, wzIdx = qlinear ? 5 : 3;
     const Tensor& x = requireInput(ctx, 0, "x");
@@ -649,7 +746,12 @@ void integerConv(KernelContext& ctx, bool qlinear) {
         using X = decltype(tx);
         dispatchQuant(node, w.dtype(), [&](auto tw) {
             using W = decltype(tw);
-            convIntegerReference<X, W>(g, x.data<X>(), w.data<W>(), xz[0], wz, acc);
+            const bool fast = packed && w.dtype() == packed->wType && w.shape() == packed->wShape &&
+                              ir::shapeNumel(g.out) > 0 && g.n > 0;
+            if (fast)
+                convIntegerFast<X>(g, x.data<X>(), xz[0], *packed, acc);
+            else
+                convIntegerReference<X, W>(g, x.data<X>(), w.data<W>(), xz[0], wz, acc);
         });
     });
     if (!qlinear) return;
@@ -693,6 +795,25 @@ KernelFactory integerMatMulFactory(bool qlinear, bool reference) {
     };
 }
 
+class IntegerConvKernel final : public Kernel {
+public:
+    IntegerConvKernel(const KernelInit& init, bool qlinear, bool reference) : m_qlinear(qlinear) {
+        if (!reference) m_packed = packConvWeights(init, qlinear);
+    }
+    void run(KernelContext& ctx) override { integerConv(ctx, m_qlinear, m_packed.get()); }
+    std::string_view path() const override { return m_packed ? "onednn" : "reference"; }
+
+private:
+    bool m_qlinear;
+    std::unique_ptr<PackedConvWeights> m_packed;
+};
+
+KernelFactory integerConvFactory(bool qlinear, bool reference) {
+    return [qlinear, reference](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<IntegerConvKernel>(init, qlinear, reference);
+    };
+}
+
 KernelFactory withOpset(void (*f)(KernelContext&, int64_t)) {
     return [f](const KernelInit& init) -> std::unique_ptr<Kernel> {
         const int64_t opset = init.opset;
@@ -708,8 +829,8 @@ void registerQuantKernels(KernelRegistry& r) {
     r.add({"DynamicQuantizeLinear", 11, kLatestOpset, ""}, fn(dynamicQuantizeLinear));
     r.add({"MatMulInteger", 10, kLatestOpset, ""}, integerMatMulFactory(false, false), integerMatMulFactory(false, true));
     r.add({"QLinearMatMul", 10, kLatestOpset, ""}, integerMatMulFactory(true, false), integerMatMulFactory(true, true));
-    r.add({"ConvInteger", 10, kLatestOpset, ""}, fn([](KernelContext& ctx) { integerConv(ctx, false); }));
-    r.add({"QLinearConv", 10, kLatestOpset, ""}, fn([](KernelContext& ctx) { integerConv(ctx, true); }));
+    r.add({"ConvInteger", 10, kLatestOpset, ""}, integerConvFactory(false, false), integerConvFactory(false, true));
+    r.add({"QLinearConv", 10, kLatestOpset, ""}, integerConvFactory(true, false), integerConvFactory(true, true));
 }
 
 } // namespace opstudio::rt
