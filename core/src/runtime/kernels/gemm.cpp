@@ -138,8 +138,28 @@ public:
     /// (equal ranks; batch dims of a and b may be 1 where y's are not).
     void run(const Shape& aDims, bool transA, const void* a, const Shape& bDims, bool transB, const void* b,
              const Shape& yDims, void* y, float sumScale = 0.f) {
+        auto entry = primitive(aDims, transA, bDims, transB, yDims, sumScale);
+        dnnl::memory src = onednn::wrap(matrixDesc(aDims, transA), a);
+        dnnl::memory wts = m_packed ? m_packed->get(entry->weights) : onednn::wrap(matrixDesc(bDims, transB), b);
+        dnnl::memory dst = onednn::wrap(matrixDesc(yDims, false), y);
+        auto& s = onednn::stream();
+        entry->prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}});
+        s.wait();
+    }
+
+    /// Creates the primitive for these dims and packs the constant B now (at session build),
+    /// so that the first run does no set-up work.
+    void prepare(const Shape& aDims, bool transA, const Shape& bDims, bool transB, const Shape& yDims,
+                 float sumScale = 0.f) {
+        auto entry = primitive(aDims, transA, bDims, transB, yDims, sumScale);
+        if (m_packed) m_packed->get(entry->weights);
+    }
+
+private:
+    std::shared_ptr<MatMulPrimitive> primitive(const Shape& aDims, bool transA, const Shape& bDims, bool transB,
+                                               const Shape& yDims, float sumScale) {
         const std::vector<Shape> key{aDims, bDims, {transA, transB, sumScale != 0.f}};
-        auto entry = m_cache.get(key, [&] {
+        return m_cache.get(key, [&] {
             const auto srcMd = matrixDesc(aDims, transA);
             const auto wMd = m_packed ? dnnl::memory::desc(onednn::toDims(bDims), dnnl::memory::data_type::f32,
                                                             dnnl::memory::format_tag::any)
@@ -154,15 +174,8 @@ public:
             dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(srcMd, wMd, dstMd), attr, onednn::engine());
             return MatMulPrimitive{dnnl::matmul(pd), pd.weights_desc()};
         });
-        dnnl::memory src = onednn::wrap(matrixDesc(aDims, transA), a);
-        dnnl::memory wts = m_packed ? m_packed->get(entry->weights) : onednn::wrap(matrixDesc(bDims, transB), b);
-        dnnl::memory dst = onednn::wrap(matrixDesc(yDims, false), y);
-        auto& s = onednn::stream();
-        entry->prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}});
-        s.wait();
     }
 
-private:
     float m_alpha;
     FusedActivation m_act;
     std::unique_ptr<onednn::PackedWeights> m_packed;
@@ -199,6 +212,18 @@ public:
             if (m_transB) std::swap(dims[0], dims[1]);
             m_onednn->setConstB(dims, m_transB, b->raw());
             m_constB = b;
+            if (auto as = onednn::knownShape(init, 0)) {
+                try {
+                    const MatMulShapes s = matMulShapes(node, *as, b->shape(), m_transA, m_transB);
+                    const int64_t rows = ir::shapeNumel(s.batch) * s.m;
+                    if (s.k > 0 && rows > 0 && !m_transA)
+                        m_onednn->prepare({rows, s.k}, false, dims, m_transB, {rows, s.n});
+                    else if (s.k > 0 && rows > 0 && as->size() == 2)
+                        m_onednn->prepare({s.m, s.k}, true, dims, m_transB, {s.m, s.n});
+                } catch (const std::exception&) {
+                    // Stale shape information: the first run reports real errors.
+                }
+            }
         }
     }
 
@@ -278,6 +303,17 @@ public:
             if (m_transB) std::swap(dims[0], dims[1]);
             m_onednn->setConstB(dims, m_transB, b->raw());
             m_constB = b;
+            if (auto as = onednn::knownShape(init, 0); as && as->size() == 2) {
+                const int64_t m = m_transA ? (*as)[1] : (*as)[0], k = m_transA ? (*as)[0] : (*as)[1];
+                const bool useC = node.presentInput(2) && m_beta != 0.f;
+                if (m > 0 && k == dims[0]) {
+                    try {
+                        m_onednn->prepare({m, k}, m_transA, dims, m_transB, {m, dims[1]}, useC ? m_beta : 0.f);
+                    } catch (const std::exception&) {
+                        // Stale shape information: the first run reports real errors.
+                    }
+                }
+            }
         }
     }
 
