@@ -82,6 +82,26 @@ TEST(Activation, FormulasAtKnownPoints) {
     }
 }
 
+TEST(Activation, SigmoidAndTanhAccurateAtExtremes) {
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> xs = {-inf, -120.f, -100.f, -88.5f, -87.f, -20.f, -8.f, -7.9f, -1.f, -1e-5f, -0.f, 0.f,
+                             1e-7f, 3.9e-4f, 4.1e-4f, 0.3f, 0.625f, 5.f, 7.95f, 20.f, 88.f, 100.f, inf};
+    for (int i = 0; i < 2000; ++i) xs.push_back(-25.f + 0.025f * static_cast<float>(i)); // dense sweep
+    const Tensor x = Tensor::fromVector<float>({static_cast<int64_t>(xs.size())}, xs);
+    const Tensor s = runOne("Sigmoid", {x}, false);
+    const Tensor t = runOne("Tanh", {x}, false);
+    for (size_t i = 0; i < xs.size(); ++i) {
+        const double v = xs[i];
+        const double wantS = 1.0 / (1.0 + std::exp(-v));
+        const double wantT = std::tanh(v);
+        EXPECT_NEAR(s.data<float>()[i], wantS, 1e-7 + 4e-7 * wantS) << "sigmoid(" << v << ")";
+        EXPECT_NEAR(t.data<float>()[i], wantT, 1e-7 + 4e-7 * std::fabs(wantT)) << "tanh(" << v << ")";
+    }
+    const Tensor nan = Tensor::fromVector<float>({1}, {std::nanf("")});
+    EXPECT_TRUE(std::isnan(runOne("Sigmoid", {nan}, false).data<float>()[0]));
+    EXPECT_TRUE(std::isnan(runOne("Tanh", {nan}, false).data<float>()[0]));
+}
+
 TEST(ActivationClip, BoundsFromAttributesBeforeOpset11) {
     const Tensor x = Tensor::fromVector<float>({4}, {-3, -1, 1, 3});
     const std::vector<ir::Attribute> attrs = {testing::attrFloat("min", -2.f), testing::attrFloat("max", 2.f)};
