@@ -48,7 +48,8 @@ void runNonMaxSuppression(KernelContext& ctx) {
     const ir::Node& node = ctx.node();
     const Tensor& boxes = ctx.input(0);
     const Tensor& scores = ctx.input(1);
-    if (boxes.dtype() != DType::F32 || scores.dtype() != DType::F32) kernelFail(node, "boxes and scores must be float");
+    if (boxes.dtype() != DType::F32 || scores.dtype() != DType::F32)
+        kernelFail(node, "boxes and scores must be float");
     if (boxes.rank() != 3 || boxes.dim(2) != 4) kernelFail(node, "boxes must have shape [B, N, 4]");
     if (scores.rank() != 3 || scores.dim(0) != boxes.dim(0) || scores.dim(2) != boxes.dim(1))
         kernelFail(node, "scores must have shape [B, C, N] matching boxes");
@@ -64,19 +65,25 @@ void runNonMaxSuppression(KernelContext& ctx) {
     if (iouThreshold < 0.0 || iouThreshold > 1.0) kernelFail(node, "iou_threshold must be in [0, 1]");
 
     const int64_t batches = boxes.dim(0), classes = scores.dim(1), n = boxes.dim(1);
-    const int64_t limit = maxOut <= 0 ? 0 : static_cast<int64_t>(std::min<double>(maxOut, static_cast<double>(n)));
+    const int64_t limit =
+        maxOut <= 0 ? 0 : static_cast<int64_t>(std::min<double>(maxOut, static_cast<double>(n)));
     std::vector<int64_t> selected; // flattened (batch, class, box) triples
     std::vector<int64_t> candidates;
     std::vector<Corners> kept;
     for (int64_t b = 0; b < batches && limit > 0; ++b) {
         std::vector<Corners> corners(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i) corners[static_cast<size_t>(i)] = cornersOf(boxes.data<float>() + (b * n + i) * 4, centerPointBox);
+        for (int64_t i = 0; i < n; ++i)
+            corners[static_cast<size_t>(i)] =
+                cornersOf(boxes.data<float>() + (b * n + i) * 4, centerPointBox);
         for (int64_t c = 0; c < classes; ++c) {
             const float* s = scores.data<float>() + (b * classes + c) * n;
             candidates.clear();
             for (int64_t i = 0; i < n; ++i)
-                if (!hasScoreThreshold || s[i] > scoreThreshold) candidates.push_back(i);
-            std::stable_sort(candidates.begin(), candidates.end(), [&](int64_t x, int64_t y) { return s[x] > s[y]; });
+                // NaN scores are never selected (they would also break the sort's ordering).
+                if (!std::isnan(s[i]) && (!hasScoreThreshold || s[i] > scoreThreshold))
+                    candidates.push_back(i);
+            std::stable_sort(candidates.begin(), candidates.end(),
+                             [&](int64_t x, int64_t y) { return s[x] > s[y]; });
             kept.clear();
             for (int64_t i : candidates) {
                 if (static_cast<int64_t>(kept.size()) >= limit) break;
@@ -112,7 +119,8 @@ struct BilinearTap {
 
 BilinearTap roiAlignTap(double y, double x, int64_t height, int64_t width) {
     BilinearTap t;
-    if (y < -1.0 || y > static_cast<double>(height) || x < -1.0 || x > static_cast<double>(width)) return t; // empty
+    if (y < -1.0 || y > static_cast<double>(height) || x < -1.0 || x > static_cast<double>(width))
+        return t; // empty
     y = std::max(y, 0.0);
     x = std::max(x, 0.0);
     int64_t yLow = static_cast<int64_t>(y), xLow = static_cast<int64_t>(x), yHigh, xHigh;
@@ -128,7 +136,8 @@ BilinearTap roiAlignTap(double y, double x, int64_t height, int64_t width) {
     } else {
         xHigh = xLow + 1;
     }
-    const double ly = y - static_cast<double>(yLow), lx = x - static_cast<double>(xLow), hy = 1 - ly, hx = 1 - lx;
+    const double ly = y - static_cast<double>(yLow), lx = x - static_cast<double>(xLow), hy = 1 - ly,
+                 hx = 1 - lx;
     t.o1 = yLow * width + xLow;
     t.o2 = yLow * width + xHigh;
     t.o3 = yHigh * width + xLow;
@@ -140,11 +149,14 @@ BilinearTap roiAlignTap(double y, double x, int64_t height, int64_t width) {
     return t;
 }
 
+/// Bound on bilinear samples per roi (a hostile roi would otherwise ask for billions).
+constexpr double kMaxRoiAlignSamples = double(int64_t{1} << 26);
+
 KernelFactory roiAlignFactory() {
     return [](const KernelInit& init) -> std::unique_ptr<Kernel> {
         const ir::Node& node = init.node;
-        const bool halfPixel = init.opset >= 16 &&
-                               node.attrString("coordinate_transformation_mode", "half_pixel") == "half_pixel";
+        const bool halfPixel = init.opset >= 16 && node.attrString("coordinate_transformation_mode",
+                                                                   "half_pixel") == "half_pixel";
         const std::string mode = node.attrString("mode", "avg");
         if (mode != "avg" && mode != "max") throw Error("RoiAlign: unknown mode '" + mode + "'");
         const bool avg = mode == "avg";
@@ -152,6 +164,8 @@ KernelFactory roiAlignFactory() {
         const int64_t samplingRatio = node.attrInt("sampling_ratio", 0);
         const double scale = node.attrFloat("spatial_scale", 1.0f);
         if (outH <= 0 || outW <= 0) throw Error("RoiAlign: output size must be positive");
+        if (samplingRatio > 0 && double(samplingRatio) * samplingRatio * outH * outW > kMaxRoiAlignSamples)
+            throw Error("RoiAlign: sampling_ratio too large");
         return std::make_unique<FunctionKernel>([=](KernelContext& ctx) {
             const Tensor& x = ctx.input(0);
             const Tensor& rois = ctx.input(1);
@@ -160,7 +174,8 @@ KernelFactory roiAlignFactory() {
             if (rois.rank() != 2 || rois.dim(1) != 4) kernelFail(ctx.node(), "rois must be [R, 4]");
             if (rois.dtype() != x.dtype()) kernelFail(ctx.node(), "rois dtype must match X");
             const int64_t r = rois.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-            if (static_cast<int64_t>(batchIndex.size()) != r) kernelFail(ctx.node(), "batch_indices must be [R]");
+            if (static_cast<int64_t>(batchIndex.size()) != r)
+                kernelFail(ctx.node(), "batch_indices must be [R]");
             dispatchFloat(x.dtype(), [&](auto tag) {
                 using T = decltype(tag);
                 const T* in = x.data<T>();
@@ -169,18 +184,27 @@ KernelFactory roiAlignFactory() {
                 const double offset = halfPixel ? 0.5 : 0.0;
                 for (int64_t n = 0; n < r; ++n) {
                     const int64_t b = batchIndex[static_cast<size_t>(n)];
-                    if (b < 0 || b >= x.dim(0)) kernelFail(ctx.node(), "batch index " + std::to_string(b) + " out of range");
+                    if (b < 0 || b >= x.dim(0))
+                        kernelFail(ctx.node(), "batch index " + std::to_string(b) + " out of range");
                     const double x1 = roi[n * 4 + 0] * scale - offset, y1 = roi[n * 4 + 1] * scale - offset;
-                    double roiW = roi[n * 4 + 2] * scale - offset - x1, roiH = roi[n * 4 + 3] * scale - offset - y1;
-                    if (!std::isfinite(x1) || !std::isfinite(y1) || !std::isfinite(roiW) || !std::isfinite(roiH))
+                    double roiW = roi[n * 4 + 2] * scale - offset - x1,
+                           roiH = roi[n * 4 + 3] * scale - offset - y1;
+                    if (!std::isfinite(x1) || !std::isfinite(y1) || !std::isfinite(roiW) ||
+                        !std::isfinite(roiH))
                         kernelFail(ctx.node(), "rois must be finite");
                     if (!halfPixel) {
                         roiW = std::max(roiW, 1.0);
                         roiH = std::max(roiH, 1.0);
                     }
-                    const double binH = roiH / static_cast<double>(outH), binW = roiW / static_cast<double>(outW);
-                    const int64_t gridH = samplingRatio > 0 ? samplingRatio : static_cast<int64_t>(std::ceil(roiH / outH));
-                    const int64_t gridW = samplingRatio > 0 ? samplingRatio : static_cast<int64_t>(std::ceil(roiW / outW));
+                    const double binH = roiH / static_cast<double>(outH),
+                                 binW = roiW / static_cast<double>(outW);
+                    // Adaptive grid: ceil(roi size / output size) samples per bin side.
+                    const double adaptiveH = std::max(std::ceil(roiH / outH), 0.0);
+                    const double adaptiveW = std::max(std::ceil(roiW / outW), 0.0);
+                    if (samplingRatio <= 0 && adaptiveH * adaptiveW * outH * outW > kMaxRoiAlignSamples)
+                        kernelFail(ctx.node(), "roi too large for adaptive sampling");
+                    const int64_t gridH = samplingRatio > 0 ? samplingRatio : static_cast<int64_t>(adaptiveH);
+                    const int64_t gridW = samplingRatio > 0 ? samplingRatio : static_cast<int64_t>(adaptiveW);
                     const double count = static_cast<double>(std::max<int64_t>(gridH * gridW, 1));
                     // Taps are shared by every channel of this roi.
                     std::vector<BilinearTap> taps;
@@ -191,7 +215,8 @@ KernelFactory roiAlignFactory() {
                                 for (int64_t ix = 0; ix < gridW; ++ix)
                                     taps.push_back(roiAlignTap(
                                         y1 + ph * binH + (iy + 0.5) * binH / static_cast<double>(gridH),
-                                        x1 + pw * binW + (ix + 0.5) * binW / static_cast<double>(gridW), h, w));
+                                        x1 + pw * binW + (ix + 0.5) * binW / static_cast<double>(gridW), h,
+                                        w));
                     const int64_t perBin = gridH * gridW;
                     for (int64_t ch = 0; ch < c; ++ch) {
                         const T* plane = in + (b * c + ch) * h * w;
@@ -253,8 +278,8 @@ double padCoordinate(double v, int64_t size, GridPadding padding, bool alignCorn
 /// Keys' cubic convolution weights for fractional offset t (A = -0.75, as PyTorch).
 void cubicWeights(double t, double w[4]) {
     constexpr double a = -0.75;
-    auto near = [](double x) { return ((a + 2) * x - (a + 3)) * x * x + 1; };        // |x| <= 1
-    auto far = [](double x) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; };   // 1 < |x| < 2
+    auto near = [](double x) { return ((a + 2) * x - (a + 3)) * x * x + 1; };      // |x| <= 1
+    auto far = [](double x) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }; // 1 < |x| < 2
     w[0] = far(t + 1);
     w[1] = near(t);
     w[2] = near(1 - t);
@@ -273,19 +298,28 @@ void runGridSample(KernelContext& ctx) {
     const std::string padName = node.attrString("padding_mode", "zeros");
     const bool alignCorners = node.attrInt("align_corners", 0) != 0;
     GridMode mode;
-    if (modeName == "bilinear" || modeName == "linear") mode = GridMode::Bilinear;
-    else if (modeName == "nearest") mode = GridMode::Nearest;
-    else if (modeName == "bicubic" || modeName == "cubic") mode = GridMode::Bicubic;
-    else kernelFail(node, "unknown mode '" + modeName + "'");
+    if (modeName == "bilinear" || modeName == "linear")
+        mode = GridMode::Bilinear;
+    else if (modeName == "nearest")
+        mode = GridMode::Nearest;
+    else if (modeName == "bicubic" || modeName == "cubic")
+        mode = GridMode::Bicubic;
+    else
+        kernelFail(node, "unknown mode '" + modeName + "'");
     GridPadding padding;
-    if (padName == "zeros") padding = GridPadding::Zeros;
-    else if (padName == "border") padding = GridPadding::Border;
-    else if (padName == "reflection") padding = GridPadding::Reflection;
-    else kernelFail(node, "unknown padding_mode '" + padName + "'");
+    if (padName == "zeros")
+        padding = GridPadding::Zeros;
+    else if (padName == "border")
+        padding = GridPadding::Border;
+    else if (padName == "reflection")
+        padding = GridPadding::Reflection;
+    else
+        kernelFail(node, "unknown padding_mode '" + padName + "'");
 
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), oh = grid.dim(1), ow = grid.dim(2);
     auto unnormalize = [&](double g, int64_t size) {
-        return alignCorners ? (g + 1) / 2 * static_cast<double>(size - 1) : ((g + 1) * static_cast<double>(size) - 1) / 2;
+        return alignCorners ? (g + 1) / 2 * static_cast<double>(size - 1)
+                            : ((g + 1) * static_cast<double>(size) - 1) / 2;
     };
     dispatchFloat(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -295,7 +329,8 @@ void runGridSample(KernelContext& ctx) {
         // Pixel value with zeros outside the image (padding already applied to the coordinate).
         auto pixel = [&](const T* plane, double yf, double xf) -> double {
             // Non-finite or far-away coordinates (hostile grids) read as outside the image.
-            if (!(yf >= -1.0 && yf <= static_cast<double>(h) && xf >= -1.0 && xf <= static_cast<double>(w))) return 0.0;
+            if (!(yf >= -1.0 && yf <= static_cast<double>(h) && xf >= -1.0 && xf <= static_cast<double>(w)))
+                return 0.0;
             const int64_t yy = static_cast<int64_t>(yf), xx = static_cast<int64_t>(xf);
             if (yy < 0 || yy >= h || xx < 0 || xx >= w) return 0.0;
             return static_cast<double>(plane[yy * w + xx]);
@@ -333,7 +368,8 @@ void runGridSample(KernelContext& ctx) {
                             const double x0 = std::floor(px), y0 = std::floor(py);
                             const double lx = px - x0, ly = py - y0;
                             v = (1 - ly) * ((1 - lx) * pixel(plane, y0, x0) + lx * pixel(plane, y0, x0 + 1)) +
-                                ly * ((1 - lx) * pixel(plane, y0 + 1, x0) + lx * pixel(plane, y0 + 1, x0 + 1));
+                                ly *
+                                    ((1 - lx) * pixel(plane, y0 + 1, x0) + lx * pixel(plane, y0 + 1, x0 + 1));
                         }
                     }
                     out[(b * c + ch) * oh * ow + i] = static_cast<T>(v);

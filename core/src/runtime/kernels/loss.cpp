@@ -46,7 +46,8 @@ LossDims checkLossShapes(const KernelContext& ctx) {
     if (t.dim(0) != dims.n) kernelFail(node, "target batch does not match scores");
     for (int i = 2; i < x.rank(); ++i) {
         if (t.dim(i - 1) != x.dim(i))
-            kernelFail(node, "target shape " + shapeToString(t.shape()) + " does not match scores " + shapeToString(x.shape()));
+            kernelFail(node, "target shape " + shapeToString(t.shape()) + " does not match scores " +
+                                 shapeToString(x.shape()));
         dims.d *= x.dim(i);
     }
     if (ctx.hasInput(2)) {
@@ -79,7 +80,8 @@ template <typename T> void gatherLoss(KernelContext& ctx, const T* logp, const L
                 continue;
             }
             if (label < 0 || label >= dims.c)
-                kernelFail(node, "target " + std::to_string(label) + " out of range [0, " + std::to_string(dims.c) + ")");
+                kernelFail(node, "target " + std::to_string(label) + " out of range [0, " +
+                                     std::to_string(dims.c) + ")");
             const double w = weight ? static_cast<double>(weight[label]) : 1.0;
             weightSum += w;
             loss[static_cast<size_t>(i)] = -w * static_cast<double>(logp[(n * dims.c + label) * dims.d + d]);
@@ -89,11 +91,13 @@ template <typename T> void gatherLoss(KernelContext& ctx, const T* logp, const L
     const DType dt = ctx.input(0).dtype();
     if (reduction == LossReduction::None) {
         T* out = ctx.allocate(0, dt, target.shape()).template data<T>();
-        for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(loss[static_cast<size_t>(i)]);
+        for (int64_t i = 0; i < count; ++i)
+            out[i] = static_cast<T>(loss[static_cast<size_t>(i)]);
         return;
     }
     double sum = 0.0;
-    for (double v : loss) sum += v;
+    for (double v : loss)
+        sum += v;
     if (reduction == LossReduction::Mean) sum /= weightSum; // 0/0 -> NaN when everything is ignored
     ctx.allocate(0, dt, {}).template data<T>()[0] = static_cast<T>(sum);
 }
@@ -121,9 +125,11 @@ void runSoftmaxCrossEntropy(KernelContext& ctx) {
                 const T* col = in + n * dims.c * dims.d + d;
                 T* outCol = lp + n * dims.c * dims.d + d;
                 double m = -std::numeric_limits<double>::infinity();
-                for (int64_t c = 0; c < dims.c; ++c) m = std::max(m, static_cast<double>(col[c * dims.d]));
+                for (int64_t c = 0; c < dims.c; ++c)
+                    m = std::max(m, static_cast<double>(col[c * dims.d]));
                 double s = 0.0;
-                for (int64_t c = 0; c < dims.c; ++c) s += std::exp(static_cast<double>(col[c * dims.d]) - m);
+                for (int64_t c = 0; c < dims.c; ++c)
+                    s += std::exp(static_cast<double>(col[c * dims.d]) - m);
                 const double logZ = m + std::log(s);
                 for (int64_t c = 0; c < dims.c; ++c)
                     outCol[c * dims.d] = static_cast<T>(static_cast<double>(col[c * dims.d]) - logZ);

@@ -1,10 +1,11 @@
-// Operators that belong to no larger family: LRN, Det, ReverseSequence, Unique.
+// Operators that belong to no larger family: LRN, Det, ReverseSequence, Unique, MaxRoiPool.
 #include "runtime/kernels/kernel_util.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 
 namespace opstudio::rt {
 namespace {
@@ -34,7 +35,8 @@ void runLrn(KernelContext& ctx) {
             [&](int64_t begin, int64_t end) {
                 for (int64_t nc = begin; nc < end; ++nc) {
                     const int64_t b = nc / c, ch = nc % c;
-                    const int64_t lo = std::max<int64_t>(0, ch - before), hi = std::min<int64_t>(c - 1, ch + after);
+                    const int64_t lo = std::max<int64_t>(0, ch - before),
+                                  hi = std::min<int64_t>(c - 1, ch + after);
                     for (int64_t i = 0; i < inner; ++i) {
                         double sq = 0.0;
                         for (int64_t k = lo; k <= hi; ++k) {
@@ -42,8 +44,9 @@ void runLrn(KernelContext& ctx) {
                             sq += v * v;
                         }
                         const int64_t at = nc * inner + i;
-                        out[at] = static_cast<T>(static_cast<double>(in[at]) /
-                                                 std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
+                        out[at] =
+                            static_cast<T>(static_cast<double>(in[at]) /
+                                           std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
                     }
                 }
             },
@@ -66,7 +69,8 @@ void runDet(KernelContext& ctx) {
         T* out = ctx.allocate(0, x.dtype(), outShape).template data<T>();
         std::vector<double> a(static_cast<size_t>(m * m));
         for (int64_t b = 0; b < batch; ++b) {
-            for (int64_t i = 0; i < m * m; ++i) a[static_cast<size_t>(i)] = static_cast<double>(in[b * m * m + i]);
+            for (int64_t i = 0; i < m * m; ++i)
+                a[static_cast<size_t>(i)] = static_cast<double>(in[b * m * m + i]);
             double det = 1.0;
             for (int64_t col = 0; col < m && det != 0.0; ++col) {
                 int64_t pivot = col;
@@ -77,14 +81,16 @@ void runDet(KernelContext& ctx) {
                     break;
                 }
                 if (pivot != col) {
-                    for (int64_t k = 0; k < m; ++k) std::swap(a[col * m + k], a[pivot * m + k]);
+                    for (int64_t k = 0; k < m; ++k)
+                        std::swap(a[col * m + k], a[pivot * m + k]);
                     det = -det; // a row swap flips the sign
                 }
                 const double p = a[col * m + col];
                 det *= p;
                 for (int64_t r = col + 1; r < m; ++r) {
                     const double f = a[r * m + col] / p;
-                    for (int64_t k = col; k < m; ++k) a[r * m + k] -= f * a[col * m + k];
+                    for (int64_t k = col; k < m; ++k)
+                        a[r * m + k] -= f * a[col * m + k];
                 }
             }
             out[b] = static_cast<T>(det);
@@ -106,7 +112,8 @@ void runReverseSequence(KernelContext& ctx) {
     if (elem == 0) kernelFail(node, "unsupported dtype " + std::string(ir::dtypeName(x.dtype())));
     const int64_t batch = x.dim(static_cast<int>(batchAxis)), steps = x.dim(static_cast<int>(timeAxis));
     const std::vector<int64_t> lens = ctx.input(1).toInt64s();
-    if (static_cast<int64_t>(lens.size()) != batch) kernelFail(node, "sequence_lens must have one entry per batch");
+    if (static_cast<int64_t>(lens.size()) != batch)
+        kernelFail(node, "sequence_lens must have one entry per batch");
     const int64_t inner = x.numel() / std::max<int64_t>(batch * steps, 1);
     const Shape strides = stridesOf({x.dim(0), x.dim(1)});
     const uint8_t* in = static_cast<const uint8_t*>(x.raw());
@@ -114,7 +121,8 @@ void runReverseSequence(KernelContext& ctx) {
     const size_t rowBytes = static_cast<size_t>(inner) * elem;
     for (int64_t b = 0; b < batch; ++b) {
         const int64_t len = lens[static_cast<size_t>(b)];
-        if (len < 0 || len > steps) kernelFail(node, "sequence length " + std::to_string(len) + " out of range");
+        if (len < 0 || len > steps)
+            kernelFail(node, "sequence length " + std::to_string(len) + " out of range");
         for (int64_t t = 0; t < steps; ++t) {
             const int64_t src = t < len ? len - 1 - t : t;
             // Row (b, t) of the leading two axes, in whichever order they are stored.
@@ -144,8 +152,10 @@ void runUnique(KernelContext& ctx) {
         if (a < -x.rank() || a >= x.rank()) kernelFail(node, "axis out of range");
         axis = normalizeAxis(a, x.rank());
         count = x.dim(static_cast<int>(axis));
-        for (int64_t d = 0; d < axis; ++d) outer *= x.dim(static_cast<int>(d));
-        for (int64_t d = axis + 1; d < x.rank(); ++d) inner *= x.dim(static_cast<int>(d));
+        for (int64_t d = 0; d < axis; ++d)
+            outer *= x.dim(static_cast<int>(d));
+        for (int64_t d = axis + 1; d < x.rank(); ++d)
+            inner *= x.dim(static_cast<int>(d));
     }
     dispatchNumeric(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -156,6 +166,14 @@ void runUnique(KernelContext& ctx) {
         auto less = [&](int64_t a, int64_t b) {
             for (int64_t e = 0; e < sliceLen; ++e) {
                 const T va = at(a, e), vb = at(b, e);
+                if constexpr (std::is_floating_point_v<T>) {
+                    // NaN sorts after every number and equals NaN, keeping the order strict-weak.
+                    const bool nanA = std::isnan(va), nanB = std::isnan(vb);
+                    if (nanA || nanB) {
+                        if (nanA != nanB) return nanB;
+                        continue;
+                    }
+                }
                 if (va < vb) return true;
                 if (vb < va) return false;
             }
@@ -182,8 +200,10 @@ void runUnique(KernelContext& ctx) {
         if (!sorted) {
             std::vector<int64_t> byFirst(static_cast<size_t>(groups));
             std::iota(byFirst.begin(), byFirst.end(), 0);
-            std::sort(byFirst.begin(), byFirst.end(), [&](int64_t a, int64_t b) { return first[a] < first[b]; });
-            for (int64_t p = 0; p < groups; ++p) position[static_cast<size_t>(byFirst[p])] = p;
+            std::sort(byFirst.begin(), byFirst.end(),
+                      [&](int64_t a, int64_t b) { return first[a] < first[b]; });
+            for (int64_t p = 0; p < groups; ++p)
+                position[static_cast<size_t>(byFirst[p])] = p;
         }
 
         Shape yShape = hasAxis ? x.shape() : Shape{groups};
@@ -199,7 +219,8 @@ void runUnique(KernelContext& ctx) {
         }
         auto writeI64 = [&](size_t i, const std::vector<int64_t>& v) {
             if (!ctx.wantsOutput(i)) return;
-            int64_t* o = ctx.allocate(i, DType::I64, {static_cast<int64_t>(v.size())}).template data<int64_t>();
+            int64_t* o =
+                ctx.allocate(i, DType::I64, {static_cast<int64_t>(v.size())}).template data<int64_t>();
             std::copy(v.begin(), v.end(), o);
         };
         std::vector<int64_t> inverse(static_cast<size_t>(count));
@@ -211,6 +232,72 @@ void runUnique(KernelContext& ctx) {
     });
 }
 
+// ---------------------------------------------------------------------------------------------
+// MaxRoiPool (Fast R-CNN ROI pooling). rois [R, 5] = (batch, x1, y1, x2, y2) in input coordinates
+// * spatial_scale, rounded to whole pixels, inclusive ends. The roi is split into pooled_shape
+// bins of (roi size / pooled size) pixels; bin ph covers rows [floor(ph * binH), ceil((ph + 1) * binH))
+// offset by the roi start and clipped to the image. An empty bin gives 0.
+void runMaxRoiPool(KernelContext& ctx) {
+    const ir::Node& node = ctx.node();
+    const Tensor& x = ctx.input(0);
+    const Tensor& rois = ctx.input(1);
+    const std::vector<int64_t> pooled = node.attrInts("pooled_shape");
+    if (pooled.size() != 2 || pooled[0] <= 0 || pooled[1] <= 0)
+        kernelFail(node, "pooled_shape must be two positive ints");
+    if (x.rank() != 4) kernelFail(node, "X must be [N, C, H, W]");
+    if (rois.rank() != 2 || rois.dim(1) != 5) kernelFail(node, "rois must be [R, 5]");
+    const double scale = node.attrFloat("spatial_scale", 1.0f);
+    const int64_t r = rois.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), ph = pooled[0], pw = pooled[1];
+    const std::vector<double> roi = rois.toDoubles();
+    dispatchFloat(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* in = x.data<T>();
+        T* out = ctx.allocate(0, x.dtype(), {r, c, ph, pw}).template data<T>();
+        // Rounded, clipped pixel coordinate (hostile rois must not reach an undefined cast).
+        auto pixelOf = [&](double v, int64_t size) {
+            const double p = std::round(v * scale);
+            return static_cast<int64_t>(std::clamp(std::isnan(p) ? 0.0 : p, -1.0, static_cast<double>(size)));
+        };
+        for (int64_t n = 0; n < r; ++n) {
+            const double* q = roi.data() + n * 5;
+            if (!(q[0] >= 0 && q[0] < static_cast<double>(x.dim(0))))
+                kernelFail(node, "roi batch index out of range");
+            const int64_t b = static_cast<int64_t>(q[0]);
+            const int64_t x1 = pixelOf(q[1], w), y1 = pixelOf(q[2], h), x2 = pixelOf(q[3], w),
+                          y2 = pixelOf(q[4], h);
+            const double binH =
+                static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / static_cast<double>(ph);
+            const double binW =
+                static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / static_cast<double>(pw);
+            for (int64_t ch = 0; ch < c; ++ch) {
+                const T* plane = in + (b * c + ch) * h * w;
+                T* o = out + (n * c + ch) * ph * pw;
+                for (int64_t i = 0; i < ph; ++i) {
+                    const int64_t hs =
+                        std::clamp<int64_t>(static_cast<int64_t>(std::floor(i * binH)) + y1, 0, h);
+                    const int64_t he =
+                        std::clamp<int64_t>(static_cast<int64_t>(std::ceil((i + 1) * binH)) + y1, 0, h);
+                    for (int64_t j = 0; j < pw; ++j) {
+                        const int64_t ws =
+                            std::clamp<int64_t>(static_cast<int64_t>(std::floor(j * binW)) + x1, 0, w);
+                        const int64_t we =
+                            std::clamp<int64_t>(static_cast<int64_t>(std::ceil((j + 1) * binW)) + x1, 0, w);
+                        if (he <= hs || we <= ws) {
+                            o[i * pw + j] = T(0);
+                            continue;
+                        }
+                        T m = plane[hs * w + ws];
+                        for (int64_t yy = hs; yy < he; ++yy)
+                            for (int64_t xx = ws; xx < we; ++xx)
+                                m = std::max(m, plane[yy * w + xx]);
+                        o[i * pw + j] = m;
+                    }
+                }
+            }
+        }
+    });
+}
+
 } // namespace
 
 void registerMiscKernels(KernelRegistry& r) {
@@ -218,6 +305,7 @@ void registerMiscKernels(KernelRegistry& r) {
     r.add({"Det", 11, kLatestOpset, ""}, fn(runDet));
     r.add({"ReverseSequence", 10, kLatestOpset, ""}, fn(runReverseSequence));
     r.add({"Unique", 11, kLatestOpset, ""}, fn(runUnique));
+    r.add({"MaxRoiPool", 1, kLatestOpset, ""}, fn(runMaxRoiPool));
 }
 
 } // namespace opstudio::rt

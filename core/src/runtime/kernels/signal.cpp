@@ -21,7 +21,8 @@ constexpr int64_t kMaxDftLength = int64_t{1} << 24;
 /// Output dtype of the generator ops (output_datatype attribute, default float).
 DType outputDType(const ir::Node& node) {
     const int64_t v = node.attrInt("output_datatype", static_cast<int64_t>(DType::F32));
-    if (!ir::isValidDType(static_cast<int32_t>(v))) kernelFail(node, "invalid output_datatype " + std::to_string(v));
+    if (!ir::isValidDType(static_cast<int32_t>(v)))
+        kernelFail(node, "invalid output_datatype " + std::to_string(v));
     const DType dt = static_cast<DType>(v);
     if (dt == DType::String || dt == DType::F16 || dt == DType::BF16 || dt == DType::C64 || dt == DType::C128)
         kernelFail(node, "unsupported output_datatype " + std::string(ir::dtypeName(dt)));
@@ -71,7 +72,8 @@ void runWindow(KernelContext& ctx, CosineWindow c) {
 
 // ---------------------------------------------------------------------------------------------
 // One transform of `n` input samples (zero-padded or truncated to `length`), keeping `outLen` bins.
-void dft(const std::vector<Complex>& in, std::vector<Complex>& out, int64_t length, int64_t outLen, bool inverse) {
+void dft(const std::vector<Complex>& in, std::vector<Complex>& out, int64_t length, int64_t outLen,
+         bool inverse) {
     const double sign = inverse ? 1.0 : -1.0;
     const int64_t used = std::min<int64_t>(length, static_cast<int64_t>(in.size()));
     out.assign(static_cast<size_t>(outLen), Complex(0, 0));
@@ -79,7 +81,8 @@ void dft(const std::vector<Complex>& in, std::vector<Complex>& out, int64_t leng
         Complex acc(0, 0);
         for (int64_t j = 0; j < used; ++j) {
             // (j * k) mod length keeps the twiddle angle small, so it stays exact for long transforms.
-            const double angle = sign * 2.0 * std::numbers::pi * static_cast<double>((j * k) % length) / static_cast<double>(length);
+            const double angle = sign * 2.0 * std::numbers::pi * static_cast<double>((j * k) % length) /
+                                 static_cast<double>(length);
             acc += in[static_cast<size_t>(j)] * Complex(std::cos(angle), std::sin(angle));
         }
         out[static_cast<size_t>(k)] = inverse ? acc / static_cast<double>(length) : acc;
@@ -99,14 +102,17 @@ void runDft(KernelContext& ctx) {
     const bool onesided = node.attrInt("onesided", 0) != 0;
     const int64_t n = x.dim(static_cast<int>(axis));
     const int64_t length = ctx.hasInput(1) ? scalarInt(ctx, 1, "dft_length") : n;
-    if (length <= 0 || length > kMaxDftLength) kernelFail(node, "dft_length " + std::to_string(length) + " out of range");
+    if (length <= 0 || length > kMaxDftLength)
+        kernelFail(node, "dft_length " + std::to_string(length) + " out of range");
     if (onesided && inverse) kernelFail(node, "onesided inverse DFT is not supported");
     const int64_t outLen = onesided ? length / 2 + 1 : length;
     const bool complexIn = x.dim(-1) == 2;
 
     int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= x.dim(static_cast<int>(d));
-    for (int64_t d = axis + 1; d < x.rank() - 1; ++d) inner *= x.dim(static_cast<int>(d));
+    for (int64_t d = 0; d < axis; ++d)
+        outer *= x.dim(static_cast<int>(d));
+    for (int64_t d = axis + 1; d < x.rank() - 1; ++d)
+        inner *= x.dim(static_cast<int>(d));
     Shape outShape = x.shape();
     outShape[static_cast<size_t>(axis)] = outLen;
     outShape.back() = 2;
@@ -120,7 +126,8 @@ void runDft(KernelContext& ctx) {
             for (int64_t i = 0; i < inner; ++i) {
                 for (int64_t j = 0; j < n; ++j) {
                     const T* p = in + ((o * n + j) * inner + i) * comps;
-                    line[static_cast<size_t>(j)] = Complex(static_cast<double>(p[0]), complexIn ? static_cast<double>(p[1]) : 0.0);
+                    line[static_cast<size_t>(j)] =
+                        Complex(static_cast<double>(p[0]), complexIn ? static_cast<double>(p[1]) : 0.0);
                 }
                 dft(line, result, length, outLen, inverse);
                 for (int64_t k = 0; k < outLen; ++k) {
@@ -140,7 +147,8 @@ void runDft(KernelContext& ctx) {
 void runStft(KernelContext& ctx) {
     const ir::Node& node = ctx.node();
     const Tensor& x = ctx.input(0);
-    if (x.rank() != 3 || (x.dim(2) != 1 && x.dim(2) != 2)) kernelFail(node, "signal must be [batch, length, 1|2]");
+    if (x.rank() != 3 || (x.dim(2) != 1 && x.dim(2) != 2))
+        kernelFail(node, "signal must be [batch, length, 1|2]");
     const int64_t step = scalarInt(ctx, 1, "frame_step");
     if (step <= 0) kernelFail(node, "frame_step must be positive");
     const bool hasWindow = ctx.hasInput(2);
@@ -149,10 +157,12 @@ void runStft(KernelContext& ctx) {
     if (hasWindow) {
         const Tensor& w = ctx.input(2);
         if (w.rank() != 1) kernelFail(node, "window must be 1-D");
-        if (ctx.hasInput(3) && frameLength != w.dim(0)) kernelFail(node, "frame_length must equal the window length");
+        if (ctx.hasInput(3) && frameLength != w.dim(0))
+            kernelFail(node, "frame_length must equal the window length");
         frameLength = w.dim(0);
     }
-    if (frameLength <= 0 || frameLength > kMaxDftLength) kernelFail(node, "STFT needs a window or a positive frame_length");
+    if (frameLength <= 0 || frameLength > kMaxDftLength)
+        kernelFail(node, "STFT needs a window or a positive frame_length");
     const bool complexIn = x.dim(2) == 2;
     const bool onesided = node.attrInt("onesided", 1) != 0;
     if (onesided && complexIn) kernelFail(node, "onesided STFT needs a real signal");
@@ -202,16 +212,20 @@ void runMelWeightMatrix(KernelContext& ctx) {
     const int64_t sampleRate = scalarInt(ctx, 2, "sample_rate");
     const double lowerHz = scalarDouble(ctx, 3, "lower_edge_hertz");
     const double upperHz = scalarDouble(ctx, 4, "upper_edge_hertz");
-    if (melBins <= 0 || dftLength <= 0 || sampleRate <= 0) kernelFail(node, "num_mel_bins, dft_length and sample_rate must be positive");
-    if (!(lowerHz >= 0 && lowerHz <= upperHz && std::isfinite(upperHz))) kernelFail(node, "need 0 <= lower_edge_hertz <= upper_edge_hertz");
+    if (melBins <= 0 || dftLength <= 0 || sampleRate <= 0)
+        kernelFail(node, "num_mel_bins, dft_length and sample_rate must be positive");
+    if (!(lowerHz >= 0 && lowerHz <= upperHz && std::isfinite(upperHz)))
+        kernelFail(node, "need 0 <= lower_edge_hertz <= upper_edge_hertz");
     const int64_t specBins = dftLength / 2 + 1;
     auto toMel = [](double hz) { return 2595.0 * std::log10(1.0 + hz / 700.0); };
     const double lowMel = toMel(lowerHz), highMel = toMel(upperHz);
     const double melStep = (highMel - lowMel) / static_cast<double>(melBins + 2);
     std::vector<int64_t> points(static_cast<size_t>(melBins + 2));
     for (int64_t i = 0; i < melBins + 2; ++i) {
-        const double hz = 700.0 * (std::pow(10.0, (static_cast<double>(i) * melStep + lowMel) / 2595.0) - 1.0);
-        points[static_cast<size_t>(i)] = static_cast<int64_t>(std::floor(static_cast<double>(dftLength + 1) * hz / static_cast<double>(sampleRate)));
+        const double hz =
+            700.0 * (std::pow(10.0, (static_cast<double>(i) * melStep + lowMel) / 2595.0) - 1.0);
+        points[static_cast<size_t>(i)] = static_cast<int64_t>(
+            std::floor(static_cast<double>(dftLength + 1) * hz / static_cast<double>(sampleRate)));
     }
     std::vector<double> w(static_cast<size_t>(specBins * melBins), 0.0);
     auto set = [&](int64_t j, int64_t i, double v) {
@@ -223,26 +237,34 @@ void runMelWeightMatrix(KernelContext& ctx) {
         if (center == lo) {
             set(center, i, 1.0);
         } else {
-            for (int64_t j = lo; j <= center; ++j) set(j, i, static_cast<double>(j - lo) / static_cast<double>(center - lo));
+            for (int64_t j = lo; j <= center; ++j)
+                set(j, i, static_cast<double>(j - lo) / static_cast<double>(center - lo));
         }
-        for (int64_t j = center; j < hi; ++j) set(j, i, static_cast<double>(hi - j) / static_cast<double>(hi - center));
+        for (int64_t j = center; j < hi; ++j)
+            set(j, i, static_cast<double>(hi - j) / static_cast<double>(hi - center));
     }
     const DType dt = outputDType(node);
     Tensor& y = ctx.allocate(0, dt, {specBins, melBins});
     dispatchNumeric(dt, [&](auto tag) {
         using T = decltype(tag);
         T* out = y.data<T>();
-        for (size_t i = 0; i < w.size(); ++i) out[i] = static_cast<T>(w[i]);
+        for (size_t i = 0; i < w.size(); ++i)
+            out[i] = static_cast<T>(w[i]);
     });
 }
 
 } // namespace
 
 void registerSignalKernels(KernelRegistry& r) {
-    r.add({"HannWindow", 17, kLatestOpset, ""}, fn([](KernelContext& ctx) { runWindow(ctx, {0.5, 0.5, 0.0}); }));
-    r.add({"HammingWindow", 17, kLatestOpset, ""},
-          fn([](KernelContext& ctx) { runWindow(ctx, {25.0 / 46.0, 21.0 / 46.0, 0.0}); }));
-    r.add({"BlackmanWindow", 17, kLatestOpset, ""}, fn([](KernelContext& ctx) { runWindow(ctx, {0.42, 0.5, 0.08}); }));
+    r.add({"HannWindow", 17, kLatestOpset, ""}, fn([](KernelContext& ctx) {
+              runWindow(ctx, {0.5, 0.5, 0.0});
+          }));
+    r.add({"HammingWindow", 17, kLatestOpset, ""}, fn([](KernelContext& ctx) {
+              runWindow(ctx, {25.0 / 46.0, 21.0 / 46.0, 0.0});
+          }));
+    r.add({"BlackmanWindow", 17, kLatestOpset, ""}, fn([](KernelContext& ctx) {
+              runWindow(ctx, {0.42, 0.5, 0.08});
+          }));
     // DFT-20 moves axis to an input (default -2); only the opset-17 form is implemented.
     r.add({"DFT", 17, 19, ""}, fn(runDft));
     r.add({"STFT", 17, kLatestOpset, ""}, fn(runStft));
