@@ -117,6 +117,10 @@ template <typename T> void runRecurrentTyped(KernelContext& ctx, Cell cell) {
     const int64_t layout = node.attrInt("layout", 0);
     if (layout != 0 && layout != 1) kernelFail(node, "layout must be 0 or 1");
     if (X.rank() != 3 || W.rank() != 3 || R.rank() != 3) kernelFail(node, "X, W and R must have rank 3");
+    // Every float input is read as T: a mismatched dtype would read the wrong number of bytes.
+    for (size_t i : {1, 2, 3, 5, 6, 7})
+        if (ctx.hasInput(i) && ctx.input(i).dtype() != X.dtype())
+            kernelFail(node, "input " + std::to_string(i) + " must have the dtype of X");
     const std::string direction = node.attrString("direction", "forward");
     if (direction != "forward" && direction != "reverse" && direction != "bidirectional")
         kernelFail(node, "unknown direction '" + direction + "'");

@@ -408,7 +408,9 @@ void runTopK(KernelContext& ctx, int64_t opset) {
     Shape outShape = s;
     outShape[axis] = k;
     Tensor& values = ctx.allocate(0, x.dtype(), outShape);
-    Tensor& indices = ctx.allocate(1, DType::I64, outShape);
+    // Indices is a required output, but a graph may leave it unused: compute it into scratch then.
+    Tensor scratch;
+    Tensor& indices = ctx.outputCount() > 1 ? ctx.allocate(1, DType::I64, outShape) : (scratch = Tensor(DType::I64, outShape));
     int64_t* idxOut = indices.data<int64_t>();
     dispatchNumeric(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
