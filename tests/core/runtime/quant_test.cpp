@@ -181,6 +181,49 @@ TEST(QLinearMatMul, OnednnMatchesReferenceWithPerColumnScales) {
     }
 }
 
+TEST(MatMulIntegerToFloat, ScalesProductAndAddsBias) {
+    // (A - 1)(B - 0) * 0.5 * [1, 2] + [10, 20]; A - 1 = [[0, 1], [2, 3]], B = I.
+    const std::vector<Tensor> in = {Tensor::fromVector<uint8_t>({2, 2}, {1, 2, 3, 4}), Tensor::fromVector<int8_t>({2, 2}, {1, 0, 0, 1}),
+                                    Tensor::scalar<float>(0.5f), Tensor::fromVector<float>({2}, {1, 2}),
+                                    Tensor::scalar<uint8_t>(1), Tensor(), Tensor::fromVector<float>({2}, {10, 20})};
+    NodeSpec spec{"MatMulIntegerToFloat", "com.microsoft", 1, {}, 1};
+    const auto expected = Tensor::fromVector<float>({2, 2}, {10, 21, 11, 23});
+    EXPECT_TRUE(testing::allClose(runNode(spec, in)[0], expected));
+    spec.constantInputs = {false, true, true, true, true, false, true};
+    EXPECT_TRUE(testing::allClose(runNode(spec, in)[0], expected));
+}
+
+TEST(DynamicQuantizeMatMul, ApproximatesFloatMatMul) {
+    // Per-column int8 weights; error budget: a few activation/weight quantization steps.
+    constexpr double kDynamicInt8MaxAbsError = 0.05;
+    for (int64_t m : {1, 7, 13}) {
+        const int64_t k = 127, n = 13;
+        const Tensor a = randomTensor(DType::F32, {m, k}, m, -1, 1);
+        const Tensor wf = randomTensor(DType::F32, {k, n}, m + 1, -0.1, 0.1);
+        const Tensor bias = randomTensor(DType::F32, {n}, m + 2);
+        // Symmetric per-column quantization of the weights.
+        std::vector<float> colScale(n, 0.f);
+        for (int64_t i = 0; i < k * n; ++i) colScale[i % n] = std::max(colScale[i % n], std::fabs(wf.data<float>()[i]) / 127.f);
+        Tensor wq(DType::I8, {k, n});
+        for (int64_t i = 0; i < k * n; ++i)
+            wq.data<int8_t>()[i] = static_cast<int8_t>(std::nearbyint(wf.data<float>()[i] / colScale[i % n]));
+        NodeSpec spec{"DynamicQuantizeMatMul", "com.microsoft", 1, {}, 1};
+        spec.constantInputs = {false, true, true, false, true};
+        const std::vector<Tensor> in = {a, wq, Tensor::fromVector<float>({n}, colScale), Tensor(), bias};
+        const auto fast = runNode(spec, in, false, 2)[0];
+        const auto ref = runNode(spec, in, true)[0];
+        EXPECT_TRUE(testing::allClose(fast, ref, 1e-5, 1e-5));
+        Tensor expected(DType::F32, {m, n});
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+                double acc = bias.data<float>()[j];
+                for (int64_t kk = 0; kk < k; ++kk) acc += a.data<float>()[i * k + kk] * wf.data<float>()[kk * n + j];
+                expected.data<float>()[i * n + j] = static_cast<float>(acc);
+            }
+        EXPECT_LE(testing::maxAbsDiff(fast, expected), kDynamicInt8MaxAbsError);
+    }
+}
+
 TEST(ConvInteger, HandComputedExample) {
     // x - 1 = 1..9 in a 3x3 plane, 2x2 ones kernel: window sums 12, 16, 24, 28.
     std::vector<uint8_t> xs(9);

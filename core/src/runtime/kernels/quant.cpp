@@ -19,6 +19,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <tuple>
 
 namespace opstudio::rt {
 namespace {
@@ -169,22 +170,29 @@ void dequantizeLinear(KernelContext& ctx, int64_t opset) {
 
 /// uint8 quantization whose range always contains 0:
 /// scale = (max(0, max x) - min(0, min x)) / 255;  zp = saturate(round(-min / scale)).
-void dynamicQuantizeLinear(KernelContext& ctx) {
-    const ir::Node& node = ctx.node();
-    const Tensor& x = requireInput(ctx, 0, "x");
-    if (x.dtype() != DType::F32) kernelFail(node, "DynamicQuantizeLinear: input must be float");
-    const float* xs = x.data<float>();
-    const int64_t n = x.numel();
+/// All-zero input gives scale 0, zero point 0 and zeros (instead of dividing by zero).
+void dynamicQuantize(const float* xs, int64_t n, uint8_t* y, float& scale, int32_t& zp) {
     float lo = 0.f, hi = 0.f;
     for (int64_t i = 0; i < n; ++i) {
         lo = std::min(lo, xs[i]);
         hi = std::max(hi, xs[i]);
     }
-    const float scale = (hi - lo) / 255.f;
-    const int32_t zp = scale > 0.f ? roundSaturate((0.f - lo) / scale, 0, 255) : 0;
-    uint8_t* y = ctx.allocate(0, DType::U8, x.shape()).data<uint8_t>();
-    for (int64_t i = 0; i < n; ++i)
-        y[i] = scale > 0.f ? static_cast<uint8_t>(roundSaturate(std::nearbyint(xs[i] / scale) + zp, 0, 255)) : 0;
+    scale = (hi - lo) / 255.f;
+    zp = scale > 0.f ? roundSaturate((0.f - lo) / scale, 0, 255) : 0;
+    const float s = scale, z = static_cast<float>(zp);
+    parallelFor(n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+            y[i] = s > 0.f ? static_cast<uint8_t>(roundSaturate(std::nearbyint(xs[i] / s) + z, 0, 255)) : 0;
+    }, 4);
+}
+
+void dynamicQuantizeLinear(KernelContext& ctx) {
+    const ir::Node& node = ctx.node();
+    const Tensor& x = requireInput(ctx, 0, "x");
+    if (x.dtype() != DType::F32) kernelFail(node, "DynamicQuantizeLinear: input must be float");
+    float scale = 0.f;
+    int32_t zp = 0;
+    dynamicQuantize(x.data<float>(), x.numel(), ctx.allocate(0, DType::U8, x.shape()).data<uint8_t>(), scale, zp);
     if (ctx.wantsOutput(1)) ctx.allocate(1, DType::F32, {}).data<float>()[0] = scale;
     if (ctx.wantsOutput(2)) ctx.allocate(2, DType::U8, {}).data<uint8_t>()[0] = static_cast<uint8_t>(zp);
 }
@@ -400,32 +408,49 @@ std::vector<int8_t> signedWeights(const Tensor& b, int32_t& shift) {
     return out;
 }
 
-/// Requantizes int32 accumulators: y = saturate(round(acc * a_scale * b_scale_n / y_scale) + y_zp).
-template <typename Q>
-void requantize(const int32_t* acc, Q* y, int64_t rows, int64_t n, const std::function<float(int64_t, int64_t)>& mult,
-                int32_t yzp, QRange range) {
-    parallelFor(rows, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i)
-            for (int64_t j = 0; j < n; ++j)
-                y[i * n + j] = static_cast<Q>(
-                    roundSaturate(static_cast<float>(acc[i * n + j]) * mult(i, j) + static_cast<float>(yzp), range.lo, range.hi));
-    }, n * 2);
+/// The four integer matmuls differ only in where their inputs sit and what happens to the int32
+/// product: MatMulInteger returns it, QLinearMatMul requantizes it, com.microsoft
+/// MatMulIntegerToFloat scales it to float (+ bias), and com.microsoft DynamicQuantizeMatMul first
+/// quantizes a float A to uint8 (as DynamicQuantizeLinear) and then does the same.
+enum class IntMatMulMode { Integer, QLinear, ToFloat, DynamicQuantize };
+
+struct IntMatMulInputs {
+    int a = 0, b = 1, aScale = -1, aZero = -1, bScale = -1, bZero = -1, yScale = -1, yZero = -1, bias = -1;
+};
+
+IntMatMulInputs inputsOf(IntMatMulMode mode) {
+    switch (mode) {
+    case IntMatMulMode::Integer: return {0, 1, -1, 2, -1, 3, -1, -1, -1};
+    case IntMatMulMode::QLinear: return {0, 3, 1, 2, 4, 5, 6, 7, -1};
+    case IntMatMulMode::ToFloat: return {0, 1, 2, 4, 3, 5, -1, -1, 6};
+    case IntMatMulMode::DynamicQuantize: return {0, 1, -1, -1, 2, 3, -1, -1, 4};
+    }
+    return {};
 }
 
-/// MatMulInteger (inputs A, B, [a_zp], [b_zp]) and QLinearMatMul (a, a_scale, a_zp, b, b_scale,
-/// b_zp, y_scale, y_zp): both compute the int32 product, QLinearMatMul then requantizes.
+/// y = acc * rowScale[i % rows] * colScale[j] (+ bias[j]), rows over batch * M.
+struct OutputScaling {
+    std::vector<float> rowScale, colScale;
+    int64_t m = 1;
+    float at(int64_t row, int64_t col) const {
+        return rowScale[rowScale.size() == 1 ? 0 : row % m] * colScale[colScale.size() == 1 ? 0 : col];
+    }
+};
+
+/// MatMulInteger, QLinearMatMul, MatMulIntegerToFloat, DynamicQuantizeMatMul (see IntMatMulMode).
 class IntegerMatMulKernel final : public Kernel {
 public:
-    IntegerMatMulKernel(const KernelInit& init, bool qlinear, bool reference)
-        : m_qlinear(qlinear), m_reference(reference) {
+    IntegerMatMulKernel(const KernelInit& init, IntMatMulMode mode, bool reference)
+        : m_mode(mode), m_in(inputsOf(mode)) {
         if (reference) return;
         // Pre-pack constant 2-D weights with a constant per-tensor or per-column zero point.
-        const size_t bIdx = qlinear ? 3 : 1, bzIdx = qlinear ? 5 : 3;
-        const ir::Tensor* b = bIdx < init.constInputs.size() ? init.constInputs[bIdx] : nullptr;
-        const bool bzGiven = init.node.presentInput(bzIdx);
-        const ir::Tensor* bz = bzIdx < init.constInputs.size() ? init.constInputs[bzIdx] : nullptr;
+        auto constant = [&](int i) -> const ir::Tensor* {
+            return i >= 0 && static_cast<size_t>(i) < init.constInputs.size() ? init.constInputs[i] : nullptr;
+        };
+        const ir::Tensor* b = constant(m_in.b);
+        const ir::Tensor* bz = constant(m_in.bZero);
         if (!b || b->rank() != 2 || (b->dtype() != DType::U8 && b->dtype() != DType::I8)) return;
-        if (bzGiven && !bz) return;
+        if (init.node.presentInput(m_in.bZero) && !bz) return;
         if (bz && bz->dtype() != b->dtype()) return;
         if (bz && bz->numel() != 1 && bz->numel() != b->dim(1)) return;
         int32_t shift = 0;
@@ -440,25 +465,33 @@ public:
 
     void run(KernelContext& ctx) override {
         const ir::Node& node = ctx.node();
-        const size_t aIdx = 0, azIdx = m_qlinear ? 2 : 2, bIdx = m_qlinear ? 3 : 1, bzIdx = m_qlinear ? 5 : 3;
-        const Tensor& a = requireInput(ctx, aIdx, "A");
-        const Tensor& b = requireInput(ctx, bIdx, "B");
-        const Tensor* az = optionalInput(ctx, azIdx);
-        const Tensor* bz = optionalInput(ctx, bzIdx);
+        auto optional = [&](int i) { return i >= 0 ? optionalInput(ctx, static_cast<size_t>(i)) : nullptr; };
+        const Tensor& a0 = requireInput(ctx, static_cast<size_t>(m_in.a), "A");
+        const Tensor& b = requireInput(ctx, static_cast<size_t>(m_in.b), "B");
+        const MatMulGeom g = matMulGeom(node, a0.shape(), b.shape());
+
+        // DynamicQuantizeMatMul: A -> uint8 with its own scale and zero point first.
+        Tensor aQuant, aZeroT;
+        float dynScale = 1.f;
+        if (m_mode == IntMatMulMode::DynamicQuantize) {
+            if (a0.dtype() != DType::F32) kernelFail(node, node.opType + ": A must be float");
+            aQuant = Tensor(DType::U8, a0.shape());
+            int32_t zp = 0;
+            dynamicQuantize(a0.data<float>(), a0.numel(), aQuant.data<uint8_t>(), dynScale, zp);
+            aZeroT = Tensor::scalar<uint8_t>(static_cast<uint8_t>(zp));
+        }
+        const Tensor& a = m_mode == IntMatMulMode::DynamicQuantize ? aQuant : a0;
+        const Tensor* az = m_mode == IntMatMulMode::DynamicQuantize ? &aZeroT : optional(m_in.aZero);
+        const Tensor* bz = optional(m_in.bZero);
         if (az && az->dtype() != a.dtype()) kernelFail(node, node.opType + ": a zero point dtype differs from A");
         if (bz && bz->dtype() != b.dtype()) kernelFail(node, node.opType + ": b zero point dtype differs from B");
-        const MatMulGeom g = matMulGeom(node, a.shape(), b.shape());
         const int64_t aMats = a.rank() > 2 ? a.numel() / std::max<int64_t>(g.m * g.k, 1) : 1;
         const int64_t bMats = b.rank() > 2 ? b.numel() / std::max<int64_t>(g.k * g.n, 1) : 1;
         const MatZeroPoints za = matZeroPoints(node, az, g.m, aMats, "a_zero_point");
         const MatZeroPoints zb = matZeroPoints(node, bz, g.n, bMats, "b_zero_point");
 
-        // MatMulInteger writes int32 straight to the output; QLinearMatMul to scratch.
-        Tensor accT;
-        if (m_qlinear)
-            accT = Tensor(DType::I32, g.outShape);
-        else
-            accT = ctx.allocate(0, DType::I32, g.outShape);
+        // MatMulInteger writes int32 straight to the output; the others to scratch.
+        Tensor accT = m_mode == IntMatMulMode::Integer ? ctx.allocate(0, DType::I32, g.outShape) : Tensor(DType::I32, g.outShape);
         int32_t* acc = accT.data<int32_t>();
 
         const bool fast = m_int8 && b.rank() == 2 && b.dtype() == m_bType && g.k == m_int8->k() &&
@@ -466,7 +499,7 @@ public:
         dispatchQuant(node, a.dtype(), [&](auto ta) {
             using A = decltype(ta);
             if (fast) {
-                // B is 2-D: A's batch dims fold into M when za is per tensor or per row shared by all batches.
+                // B is 2-D: A's batch dims fold into M (zero points expanded per folded row).
                 const int64_t rows = g.batchCount * g.m;
                 std::vector<int32_t> zaRows{za.values[0]};
                 if (za.perMatrix != 0) {
@@ -481,35 +514,58 @@ public:
                 matMulIntegerReference<A, B>(g, a.data<A>(), b.data<B>(), za, zb, acc);
             });
         });
-        if (!m_qlinear) return;
+        if (m_mode == IntMatMulMode::Integer) return;
 
-        const std::vector<float> as = scales(node, requireInput(ctx, 1, "a_scale"), "a_scale");
-        const std::vector<float> bs = scales(node, requireInput(ctx, 4, "b_scale"), "b_scale");
-        const std::vector<float> ys = scales(node, requireInput(ctx, 6, "y_scale"), "y_scale");
-        const Tensor* yzT = optionalInput(ctx, 7);
-        const DType outType = yzT ? yzT->dtype() : DType::U8;
-        const std::vector<int32_t> yz = zeroPoints(node, yzT);
-        if (as.size() != 1 && static_cast<int64_t>(as.size()) != g.m)
-            kernelFail(node, "QLinearMatMul: a_scale must be a scalar or have M elements");
-        if (bs.size() != 1 && static_cast<int64_t>(bs.size()) != g.n)
-            kernelFail(node, "QLinearMatMul: b_scale must be a scalar or have N elements");
-        if (ys.size() != 1 || yz.size() != 1) kernelFail(node, "QLinearMatMul: y_scale and y_zero_point must be scalars");
-        const QRange range = rangeOf(node, outType);
-        const float yInv = 1.f / ys[0];
-        // Row index here runs over batch * M.
-        auto mult = [&](int64_t row, int64_t col) {
-            return as[as.size() == 1 ? 0 : row % g.m] * bs[bs.size() == 1 ? 0 : col] * yInv;
-        };
-        dispatchQuant(node, outType, [&](auto tq) {
-            using Q = decltype(tq);
-            Q* y = ctx.allocate(0, outType, g.outShape).template data<Q>();
-            requantize<Q>(acc, y, g.batchCount * g.m, g.n, mult, yz[0], range);
-        });
+        OutputScaling sc;
+        sc.m = std::max<int64_t>(g.m, 1);
+        sc.rowScale = m_mode == IntMatMulMode::DynamicQuantize
+                          ? std::vector<float>{dynScale}
+                          : scales(node, requireInput(ctx, static_cast<size_t>(m_in.aScale), "a_scale"), "a_scale");
+        sc.colScale = scales(node, requireInput(ctx, static_cast<size_t>(m_in.bScale), "b_scale"), "b_scale");
+        if (sc.rowScale.size() != 1 && static_cast<int64_t>(sc.rowScale.size()) != g.m)
+            kernelFail(node, node.opType + ": a_scale must be a scalar or have M elements");
+        if (sc.colScale.size() != 1 && static_cast<int64_t>(sc.colScale.size()) != g.n)
+            kernelFail(node, node.opType + ": b_scale must be a scalar or have N elements");
+        const int64_t rows = g.batchCount * g.m;
+
+        if (m_mode == IntMatMulMode::QLinear) {
+            const std::vector<float> ys = scales(node, requireInput(ctx, static_cast<size_t>(m_in.yScale), "y_scale"), "y_scale");
+            const Tensor* yzT = optional(m_in.yZero);
+            const DType outType = yzT ? yzT->dtype() : DType::U8;
+            const std::vector<int32_t> yz = zeroPoints(node, yzT);
+            if (ys.size() != 1 || yz.size() != 1) kernelFail(node, "QLinearMatMul: y_scale and y_zero_point must be scalars");
+            const QRange range = rangeOf(node, outType);
+            // y = saturate(round(acc * a_scale * b_scale / y_scale) + y_zp)
+            for (float& v : sc.colScale) v /= ys[0];
+            dispatchQuant(node, outType, [&](auto tq) {
+                using Q = decltype(tq);
+                Q* y = ctx.allocate(0, outType, g.outShape).template data<Q>();
+                parallelFor(rows, [&](int64_t begin, int64_t end) {
+                    for (int64_t i = begin; i < end; ++i)
+                        for (int64_t j = 0; j < g.n; ++j)
+                            y[i * g.n + j] = static_cast<Q>(roundSaturate(
+                                static_cast<float>(acc[i * g.n + j]) * sc.at(i, j) + static_cast<float>(yz[0]), range.lo, range.hi));
+                }, g.n * 2);
+            });
+            return;
+        }
+        // Float output: y = acc * a_scale * b_scale (+ bias)
+        const float* bias = nullptr;
+        if (const Tensor* bt = optional(m_in.bias)) {
+            if (bt->dtype() != DType::F32 || bt->numel() != g.n) kernelFail(node, node.opType + ": bias must be float with N elements");
+            bias = bt->data<float>();
+        }
+        float* y = ctx.allocate(0, DType::F32, g.outShape).data<float>();
+        parallelFor(rows, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i)
+                for (int64_t j = 0; j < g.n; ++j)
+                    y[i * g.n + j] = static_cast<float>(acc[i * g.n + j]) * sc.at(i, j) + (bias ? bias[j] : 0.f);
+        }, g.n * 2);
     }
 
 private:
-    bool m_qlinear;
-    bool m_reference;
+    IntMatMulMode m_mode;
+    IntMatMulInputs m_in;
     std::unique_ptr<Int8MatMul> m_int8;
     std::vector<int32_t> m_bzShifted;
     DType m_bType = DType::Undefined;
@@ -789,9 +845,9 @@ void integerConv(KernelContext& ctx, bool qlinear, PackedConvWeights* packed) {
     });
 }
 
-KernelFactory integerMatMulFactory(bool qlinear, bool reference) {
-    return [qlinear, reference](const KernelInit& init) -> std::unique_ptr<Kernel> {
-        return std::make_unique<IntegerMatMulKernel>(init, qlinear, reference);
+KernelFactory integerMatMulFactory(IntMatMulMode mode, bool reference) {
+    return [mode, reference](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<IntegerMatMulKernel>(init, mode, reference);
     };
 }
 
@@ -827,8 +883,15 @@ void registerQuantKernels(KernelRegistry& r) {
     r.add({"QuantizeLinear", 10, kLatestOpset, ""}, withOpset(quantizeLinear));
     r.add({"DequantizeLinear", 10, kLatestOpset, ""}, withOpset(dequantizeLinear));
     r.add({"DynamicQuantizeLinear", 11, kLatestOpset, ""}, fn(dynamicQuantizeLinear));
-    r.add({"MatMulInteger", 10, kLatestOpset, ""}, integerMatMulFactory(false, false), integerMatMulFactory(false, true));
-    r.add({"QLinearMatMul", 10, kLatestOpset, ""}, integerMatMulFactory(true, false), integerMatMulFactory(true, true));
+    const std::tuple<const char*, const char*, IntMatMulMode> matmuls[] = {
+        {"MatMulInteger", "", IntMatMulMode::Integer},
+        {"QLinearMatMul", "", IntMatMulMode::QLinear},
+        {"MatMulIntegerToFloat", "com.microsoft", IntMatMulMode::ToFloat},
+        {"DynamicQuantizeMatMul", "com.microsoft", IntMatMulMode::DynamicQuantize}};
+    for (const auto& [op, domain, mode] : matmuls) {
+        const int64_t since = std::string_view(domain).empty() ? 10 : 1;
+        r.add({op, since, kLatestOpset, domain}, integerMatMulFactory(mode, false), integerMatMulFactory(mode, true));
+    }
     r.add({"ConvInteger", 10, kLatestOpset, ""}, integerConvFactory(false, false), integerConvFactory(false, true));
     r.add({"QLinearConv", 10, kLatestOpset, ""}, integerConvFactory(true, false), integerConvFactory(true, true));
 }
