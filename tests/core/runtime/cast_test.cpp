@@ -63,6 +63,20 @@ TEST(Cast, FloatToFloat16RoundsToNearest) {
     EXPECT_EQ(f.data<float>()[4], 0.f);
 }
 
+TEST(Cast, Float16MatchesScalarConversionOnEveryPath) {
+    // Random magnitudes from subnormal halves to overflow, plus exact ties (odd/even mantissa).
+    std::vector<float> v;
+    for (int i = 0; i < 4001; ++i) v.push_back(std::ldexp(1.f + 0.000731f * static_cast<float>(i), -30 + (i % 48)) * (i % 3 ? 1.f : -1.f));
+    for (int m = 0; m < 64; ++m) v.push_back(1.f + (2.f * static_cast<float>(m) + 1.f) / 2048.f);
+    const Tensor x = Tensor::fromVector<float>({static_cast<int64_t>(v.size())}, v);
+    const Tensor h = cast(x, DType::F16);
+    const Tensor back = cast(h, DType::F32);
+    for (size_t i = 0; i < v.size(); ++i) {
+        ASSERT_EQ(h.data<uint16_t>()[i], ir::floatToHalf(v[i])) << v[i];
+        ASSERT_EQ(back.data<float>()[i], ir::halfToFloat(h.data<uint16_t>()[i])) << v[i];
+    }
+}
+
 TEST(Cast, Bfloat16TruncatesLikeTheOnnxReference) {
     const Tensor b = allBitPatterns(DType::BF16);
     const Tensor f = cast(b, DType::F32);

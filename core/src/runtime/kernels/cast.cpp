@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <immintrin.h>
 #include <limits>
 #include <type_traits>
 
@@ -62,13 +63,41 @@ void castPlain(const ir::Node& node, const Tensor& src, Tensor& dst) {
     });
 }
 
+// float16 <-> float with the F16C instructions (IEEE round-to-nearest-even, the same results as
+// ir::floatToHalf / ir::halfToFloat), chosen at run time: the core's x86-64-v2 baseline lacks F16C.
+// Measured here: 4M floats -> float16 took ~100 ms through the scalar bit-twiddling routine.
+bool hasF16c() {
+    static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    return has;
+}
+
+__attribute__((target("avx,f16c"))) void floatToHalfF16c(const float* in, uint16_t* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+    }
+    for (; i < n; ++i) out[i] = ir::floatToHalf(in[i]);
+}
+
+__attribute__((target("avx,f16c"))) void halfToFloatF16c(const uint16_t* in, float* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+    for (; i < n; ++i) out[i] = ir::halfToFloat(in[i]);
+}
+
 Tensor halfToFloatTensor(const Tensor& t) {
     Tensor out(DType::F32, t.shape());
     const uint16_t* in = t.data<uint16_t>();
     float* o = out.data<float>();
     const bool f16 = t.dtype() == DType::F16;
     parallelFor(t.numel(), [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) o[i] = f16 ? ir::halfToFloat(in[i]) : ir::bfloat16ToFloat(in[i]);
+        if (f16 && hasF16c()) halfToFloatF16c(in + b, o + b, e - b);
+        else if (f16)
+            for (int64_t i = b; i < e; ++i) o[i] = ir::halfToFloat(in[i]);
+        else
+            for (int64_t i = b; i < e; ++i) o[i] = ir::bfloat16ToFloat(in[i]);
     });
     return out;
 }
@@ -78,7 +107,11 @@ void floatToHalfTensor(const Tensor& t, Tensor& out) {
     uint16_t* o = out.data<uint16_t>();
     const bool f16 = out.dtype() == DType::F16;
     parallelFor(t.numel(), [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) o[i] = f16 ? ir::floatToHalf(in[i]) : floatToBfloat16Truncate(in[i]);
+        if (f16 && hasF16c()) floatToHalfF16c(in + b, o + b, e - b);
+        else if (f16)
+            for (int64_t i = b; i < e; ++i) o[i] = ir::floatToHalf(in[i]);
+        else
+            for (int64_t i = b; i < e; ++i) o[i] = floatToBfloat16Truncate(in[i]);
     });
 }
 
