@@ -41,7 +41,8 @@ double timeRun(const BenchCase& c, bool reference, int threads, int runs) {
         return -1;
     }
     std::map<std::string, Tensor> feeds;
-    for (const auto& name : model->graph->inputs) feeds[name] = c.inputs[std::stoul(name.substr(2))];
+    for (const auto& name : model->graph->inputs)
+        feeds[name] = c.inputs[std::stoul(name.substr(2))];
     (void)session.value()->run(feeds);
     std::vector<double> times;
     for (int i = 0; i < runs; ++i) {
@@ -73,7 +74,8 @@ BenchCase gemm(const std::string& name, int64_t m, int64_t k, int64_t n) {
             2.0 * m * n * k};
 }
 
-BenchCase conv(const std::string& name, int64_t c, int64_t hw, int64_t m, int64_t k, int64_t stride, int64_t group) {
+BenchCase conv(const std::string& name, int64_t c, int64_t hw, int64_t m, int64_t k, int64_t stride,
+               int64_t group) {
     const int64_t pad = k / 2, out = (hw + 2 * pad - k) / stride + 1;
     return {name,
             {"Conv",
@@ -110,8 +112,8 @@ int main(int argc, char** argv) {
         const double f1 = timeRun(c, false, 1, runs);
         const double f2 = timeRun(c, false, 2, runs);
         auto gf = [&](double t) { return t > 0 ? c.flops / t * 1e-9 : 0.0; };
-        std::printf("%-48s %8.2f GF/s %8.2f GF/s %8.2f GF/s %10.1fx\n", c.name.c_str(), gf(ref), gf(f1), gf(f2),
-                    ref > 0 && f1 > 0 ? ref / f1 : 0.0);
+        std::printf("%-48s %8.2f GF/s %8.2f GF/s %8.2f GF/s %10.1fx\n", c.name.c_str(), gf(ref), gf(f1),
+                    gf(f2), ref > 0 && f1 > 0 ? ref / f1 : 0.0);
     }
     return 0;
 }

@@ -40,7 +40,8 @@ struct ConvCase {
 
 /// Runs fast (constant weights, packed) and reference, compares; also the fast path with
 /// weights fed at run time (reordered per call).
-void expectFastMatchesReference(const std::string& op, const ConvCase& c, int64_t outChannels, uint64_t seed) {
+void expectFastMatchesReference(const std::string& op, const ConvCase& c, int64_t outChannels,
+                                uint64_t seed) {
     const Tensor x = randomTensor(DType::F32, c.x, seed);
     const Tensor w = randomTensor(DType::F32, c.w, seed + 1);
     std::vector<Tensor> inputs{x, w};
@@ -85,29 +86,37 @@ TEST(Conv, FastMatchesReferenceWithStridesDilationsAndAsymmetricPads) {
     const ConvCase cases[] = {
         {{1, 3, 13, 13}, {7, 3, 3, 3}, {attrInts("strides", {2, 2})}},
         {{1, 7, 13, 13}, {5, 7, 3, 3}, {attrInts("dilations", {2, 2}), attrInts("pads", {2, 1, 0, 3})}},
-        {{2, 13, 7, 13}, {13, 13, 5, 3}, {attrInts("strides", {2, 1}), attrInts("dilations", {1, 2}), attrInts("pads", {0, 2, 3, 1})}},
+        {{2, 13, 7, 13},
+         {13, 13, 5, 3},
+         {attrInts("strides", {2, 1}), attrInts("dilations", {1, 2}), attrInts("pads", {0, 2, 3, 1})}},
         {{1, 3, 13, 7}, {7, 3, 1, 1}, {attrInts("strides", {2, 2})}, false},
     };
     uint64_t seed = 300;
-    for (const auto& c : cases) expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
+    for (const auto& c : cases)
+        expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
 }
 
 TEST(Conv, FastMatchesReferenceGroupedAndDepthwise) {
     const ConvCase cases[] = {
         {{1, 6, 13, 13}, {9, 2, 3, 3}, {attrInt("group", 3), attrInts("pads", {1, 1, 1, 1})}},
-        {{2, 7, 13, 13}, {7, 1, 3, 3}, {attrInt("group", 7), attrInts("pads", {1, 1, 1, 1})}},                    // depthwise
-        {{1, 13, 13, 13}, {26, 1, 5, 5}, {attrInt("group", 13), attrInts("strides", {2, 2}), attrInts("pads", {2, 2, 2, 2})}}, // multiplier 2
+        {{2, 7, 13, 13}, {7, 1, 3, 3}, {attrInt("group", 7), attrInts("pads", {1, 1, 1, 1})}}, // depthwise
+        {{1, 13, 13, 13},
+         {26, 1, 5, 5},
+         {attrInt("group", 13), attrInts("strides", {2, 2}), attrInts("pads", {2, 2, 2, 2})}}, // multiplier 2
         {{1, 4, 7, 7}, {4, 1, 3, 3}, {attrInt("group", 4), attrInts("dilations", {2, 2})}, false},
     };
     uint64_t seed = 500;
-    for (const auto& c : cases) expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
+    for (const auto& c : cases)
+        expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
 }
 
 TEST(Conv, FastMatchesReferenceWithAutoPad) {
     uint64_t seed = 700;
     for (const char* mode : {"SAME_UPPER", "SAME_LOWER", "VALID"})
         for (int64_t stride : {1, 2}) {
-            ConvCase c{{1, 3, 13, 7}, {5, 3, 4, 3}, {attrString("auto_pad", mode), attrInts("strides", {stride, stride})}};
+            ConvCase c{{1, 3, 13, 7},
+                       {5, 3, 4, 3},
+                       {attrString("auto_pad", mode), attrInts("strides", {stride, stride})}};
             expectFastMatchesReference("Conv", c, 5, seed += 3);
         }
 }
@@ -130,7 +139,8 @@ TEST(Conv, FastMatchesReferenceIn1dAnd3d) {
         {{1, 2, 5, 7, 7}, {4, 1, 3, 1, 3}, {attrInt("group", 2), attrInts("strides", {2, 1, 2})}, false},
     };
     uint64_t seed = 900;
-    for (const auto& c : cases) expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
+    for (const auto& c : cases)
+        expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
 }
 
 TEST(Conv, ReportsOnednnPathForFloatModels) {
@@ -164,10 +174,12 @@ TEST(Conv, BadShapesThrowErrors) {
     // Kernel larger than the input.
     EXPECT_THROW(runNode({"Conv", "", 17, {}}, {x, randomTensor(DType::F32, {4, 3, 9, 9}, 2)}), Error);
     // Wrong number of pads.
-    EXPECT_THROW(runNode({"Conv", "", 17, {attrInts("pads", {1, 1})}}, {x, randomTensor(DType::F32, {4, 3, 3, 3}, 2)}),
-                 Error);
+    EXPECT_THROW(
+        runNode({"Conv", "", 17, {attrInts("pads", {1, 1})}}, {x, randomTensor(DType::F32, {4, 3, 3, 3}, 2)}),
+        Error);
     // Rank-2 input.
-    EXPECT_THROW(runNode({"Conv", "", 17, {}}, {randomTensor(DType::F32, {3, 7}, 1), randomTensor(DType::F32, {4, 3}, 2)}),
+    EXPECT_THROW(runNode({"Conv", "", 17, {}},
+                         {randomTensor(DType::F32, {3, 7}, 1), randomTensor(DType::F32, {4, 3}, 2)}),
                  Error);
     // Bias of the wrong length.
     EXPECT_THROW(runNode({"Conv", "", 17, {}},
@@ -182,10 +194,16 @@ TEST(ConvTranspose, FastMatchesReference) {
     const ConvCase cases[] = {
         {{1, 3, 7, 7}, {3, 5, 3, 3}, {}},
         {{2, 7, 5, 7}, {7, 3, 3, 3}, {attrInts("strides", {2, 2}), attrInts("pads", {1, 0, 0, 1})}},
-        {{1, 4, 7, 7}, {4, 3, 3, 3}, {attrInt("group", 2), attrInts("strides", {2, 2}), attrInts("output_padding", {1, 1})}},
-        {{1, 3, 7, 13}, {3, 2, 5, 3}, {attrInts("dilations", {2, 1}), attrInts("strides", {3, 2}), attrInts("output_padding", {2, 0})}},
+        {{1, 4, 7, 7},
+         {4, 3, 3, 3},
+         {attrInt("group", 2), attrInts("strides", {2, 2}), attrInts("output_padding", {1, 1})}},
+        {{1, 3, 7, 13},
+         {3, 2, 5, 3},
+         {attrInts("dilations", {2, 1}), attrInts("strides", {3, 2}), attrInts("output_padding", {2, 0})}},
         {{1, 13, 7}, {13, 1, 3}, {attrInt("group", 13), attrInts("strides", {2})}, false},
-        {{1, 2, 3, 4, 5}, {2, 3, 3, 3, 3}, {attrInts("strides", {1, 2, 2}), attrInts("pads", {1, 1, 0, 0, 1, 1})}},
+        {{1, 2, 3, 4, 5},
+         {2, 3, 3, 3, 3},
+         {attrInts("strides", {1, 2, 2}), attrInts("pads", {1, 1, 0, 0, 1, 1})}},
         {{1, 3, 7, 7}, {3, 4, 3, 3}, {attrString("auto_pad", "SAME_UPPER"), attrInts("strides", {2, 2})}},
         {{1, 3, 7, 7}, {3, 4, 3, 3}, {attrString("auto_pad", "SAME_LOWER"), attrInts("strides", {2, 2})}},
         {{1, 3, 3, 3}, {3, 2, 3, 3}, {attrInts("output_shape", {10, 8}), attrInts("strides", {3, 2})}},
@@ -210,8 +228,8 @@ TEST(ConvTranspose, ReferenceMatchesHandComputed) {
 }
 
 TEST(ConvTranspose, BadWeightsThrow) {
-    EXPECT_THROW(runNode({"ConvTranspose", "", 17, {}},
-                         {randomTensor(DType::F32, {1, 3, 5, 5}, 1), randomTensor(DType::F32, {2, 3, 3, 3}, 2)}),
+    EXPECT_THROW(runNode({"ConvTranspose", "", 17, {}}, {randomTensor(DType::F32, {1, 3, 5, 5}, 1),
+                                                         randomTensor(DType::F32, {2, 3, 3, 3}, 2)}),
                  Error);
 }
 
@@ -238,12 +256,15 @@ TEST(FusedConv, EqualsConvThenActivation) {
     };
     for (const auto& act : acts) {
         Tensor expected = conv.clone();
-        for (float& v : expected.span<float>()) v = act.f(v);
+        for (float& v : expected.span<float>())
+            v = act.f(v);
         std::vector<ir::Attribute> attrs{attrInts("pads", {1, 1, 1, 1}), attrString("activation", act.name)};
         if (!act.params.empty()) attrs.push_back(attrFloats("activation_params", act.params));
         for (bool reference : {true, false}) {
-            const auto y = runNode({"FusedConv", "com.microsoft", 1, attrs, 1, {false, true, true}}, {x, w, b}, reference);
-            EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol)) << act.name << (reference ? " reference" : " fast");
+            const auto y = runNode({"FusedConv", "com.microsoft", 1, attrs, 1, {false, true, true}},
+                                   {x, w, b}, reference);
+            EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol))
+                << act.name << (reference ? " reference" : " fast");
         }
     }
 }
@@ -256,18 +277,21 @@ TEST(FusedConv, AddsSumInputBeforeActivation) {
     Tensor expected = runNode({"Conv", "", 17, {}}, {x, w, b}, true)[0].clone();
     const float* zd = z.data<float>();
     float* e = expected.data<float>();
-    for (int64_t i = 0; i < expected.numel(); ++i) e[i] = std::max(0.f, e[i] + zd[i]);
+    for (int64_t i = 0; i < expected.numel(); ++i)
+        e[i] = std::max(0.f, e[i] + zd[i]);
     for (bool reference : {true, false}) {
-        const auto y = runNode({"FusedConv", "com.microsoft", 1, {attrString("activation", "Relu")}, 1, {false, true, true}},
-                               {x, w, b, z}, reference);
+        const auto y = runNode(
+            {"FusedConv", "com.microsoft", 1, {attrString("activation", "Relu")}, 1, {false, true, true}},
+            {x, w, b, z}, reference);
         EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol)) << (reference ? "reference" : "fast");
     }
 }
 
 TEST(FusedConv, UnknownActivationFails) {
-    EXPECT_THROW(runNode({"FusedConv", "com.microsoft", 1, {attrString("activation", "Swish")}},
-                         {randomTensor(DType::F32, {1, 1, 3, 3}, 1), randomTensor(DType::F32, {1, 1, 1, 1}, 2)}),
-                 Error);
+    EXPECT_THROW(
+        runNode({"FusedConv", "com.microsoft", 1, {attrString("activation", "Swish")}},
+                {randomTensor(DType::F32, {1, 1, 3, 3}, 1), randomTensor(DType::F32, {1, 1, 1, 1}, 2)}),
+        Error);
 }
 
 } // namespace

@@ -62,7 +62,8 @@ TEST(MatMul, FastMatchesReferenceOnOddSizes) {
     uint64_t seed = 10;
     for (int64_t m : {1, 7, 13, 127})
         for (int64_t n : {1, 7, 13, 127})
-            for (int64_t k : {1, 7, 13, 127}) expectMatMulAgrees({"MatMul", "", 13, {}}, {m, k}, {k, n}, seed += 2, {m, n});
+            for (int64_t k : {1, 7, 13, 127})
+                expectMatMulAgrees({"MatMul", "", 13, {}}, {m, k}, {k, n}, seed += 2, {m, n});
 }
 
 TEST(MatMul, FastMatchesReferenceBatchedAndBroadcast) {
@@ -71,17 +72,18 @@ TEST(MatMul, FastMatchesReferenceBatchedAndBroadcast) {
     };
     const Case cases[] = {
         {{2, 1, 7, 13}, {3, 13, 5}, {2, 3, 7, 5}},
-        {{3, 7, 13}, {13, 5}, {3, 7, 5}},            // constant-weight case: batch folds into M
+        {{3, 7, 13}, {13, 5}, {3, 7, 5}}, // constant-weight case: batch folds into M
         {{2, 3, 7, 13}, {2, 3, 13, 1}, {2, 3, 7, 1}},
         {{1, 7, 13}, {4, 13, 127}, {4, 7, 127}},
         {{5, 1, 13}, {5, 13, 7}, {5, 1, 7}},
-        {{13}, {13, 7}, {7}},                        // 1-D A: promoted then squeezed
-        {{2, 7, 13}, {13}, {2, 7}},                  // 1-D B
-        {{13}, {13}, {}},                            // dot product -> scalar
+        {{13}, {13, 7}, {7}},       // 1-D A: promoted then squeezed
+        {{2, 7, 13}, {13}, {2, 7}}, // 1-D B
+        {{13}, {13}, {}},           // dot product -> scalar
         {{7}, {3, 7, 5}, {3, 5}},
     };
     uint64_t seed = 200;
-    for (const auto& c : cases) expectMatMulAgrees({"MatMul", "", 13, {}}, c.a, c.b, seed += 2, c.out);
+    for (const auto& c : cases)
+        expectMatMulAgrees({"MatMul", "", 13, {}}, c.a, c.b, seed += 2, c.out);
 }
 
 TEST(MatMul, IntegerTypesUseExactLoops) {
@@ -94,36 +96,44 @@ TEST(MatMul, IntegerTypesUseExactLoops) {
     EXPECT_TRUE(allClose(runNode({"MatMul", "", 13, {}}, {a64, b64})[0], Tensor::scalar<int64_t>(32)));
     const Tensor au = Tensor::fromVector<uint32_t>({1, 2}, {3, 4});
     const Tensor bu = Tensor::fromVector<uint32_t>({2, 1}, {5, 6});
-    EXPECT_TRUE(allClose(runNode({"MatMul", "", 13, {}}, {au, bu})[0], Tensor::fromVector<uint32_t>({1, 1}, {39})));
+    EXPECT_TRUE(
+        allClose(runNode({"MatMul", "", 13, {}}, {au, bu})[0], Tensor::fromVector<uint32_t>({1, 1}, {39})));
 }
 
 TEST(MatMul, ReportsPathByDtype) {
     for (DType dt : {DType::F32, DType::I32}) {
-        auto model = std::make_shared<ir::Model>(testing::makeNodeModel(
-            {"MatMul", "", 13, {}, 1, {false, true}}, {randomTensor(dt, {7, 13}, 1), randomTensor(dt, {13, 5}, 2)}));
+        auto model = std::make_shared<ir::Model>(
+            testing::makeNodeModel({"MatMul", "", 13, {}, 1, {false, true}},
+                                   {randomTensor(dt, {7, 13}, 1), randomTensor(dt, {13, 5}, 2)}));
         auto session = rt::Session::create(model, {});
         ASSERT_TRUE(session.ok()) << session.error().describe();
-        EXPECT_EQ(session.value()->kernelPath(model->graph->order()[0]), dt == DType::F32 ? "onednn" : "reference");
+        EXPECT_EQ(session.value()->kernelPath(model->graph->order()[0]),
+                  dt == DType::F32 ? "onednn" : "reference");
     }
 }
 
 TEST(MatMul, EmptyAndZeroInnerDims) {
     // K = 0: every output is an empty sum, i.e. 0.
     for (bool reference : {true, false}) {
-        const auto y = runNode({"MatMul", "", 13, {}}, {Tensor(DType::F32, {3, 0}), Tensor(DType::F32, {0, 4})}, reference);
+        const auto y = runNode({"MatMul", "", 13, {}},
+                               {Tensor(DType::F32, {3, 0}), Tensor(DType::F32, {0, 4})}, reference);
         EXPECT_TRUE(allClose(y[0], Tensor::zeros(DType::F32, {3, 4})));
-        const auto e = runNode({"MatMul", "", 13, {}}, {Tensor(DType::F32, {0, 5}), randomTensor(DType::F32, {5, 4}, 1)}, reference);
+        const auto e = runNode({"MatMul", "", 13, {}},
+                               {Tensor(DType::F32, {0, 5}), randomTensor(DType::F32, {5, 4}, 1)}, reference);
         EXPECT_EQ(e[0].shape(), (Shape{0, 4}));
     }
 }
 
 TEST(MatMul, BadShapesThrowErrors) {
-    EXPECT_THROW(runNode({"MatMul", "", 13, {}}, {randomTensor(DType::F32, {3, 4}, 1), randomTensor(DType::F32, {5, 2}, 2)}),
+    EXPECT_THROW(runNode({"MatMul", "", 13, {}},
+                         {randomTensor(DType::F32, {3, 4}, 1), randomTensor(DType::F32, {5, 2}, 2)}),
                  Error);
     EXPECT_THROW(runNode({"MatMul", "", 13, {}},
                          {randomTensor(DType::F32, {2, 3, 4}, 1), randomTensor(DType::F32, {3, 4, 2}, 2)}),
                  Error);
-    EXPECT_THROW(runNode({"MatMul", "", 13, {}}, {Tensor::scalar<float>(1.f), randomTensor(DType::F32, {1}, 2)}), Error);
+    EXPECT_THROW(
+        runNode({"MatMul", "", 13, {}}, {Tensor::scalar<float>(1.f), randomTensor(DType::F32, {1}, 2)}),
+        Error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,7 +145,9 @@ TEST(FusedMatMul, TransposesScaleAndActivationMatchReference) {
         for (int transB : {0, 1}) {
             const Shape a = transA ? Shape{2, 13, 7} : Shape{2, 7, 13};
             const Shape b = transB ? Shape{5, 13} : Shape{13, 5};
-            NodeSpec spec{"FusedMatMul", "com.microsoft", 1,
+            NodeSpec spec{"FusedMatMul",
+                          "com.microsoft",
+                          1,
                           {attrFloat("alpha", 0.5f), attrInt("transA", transA), attrInt("transB", transB),
                            attrString("activation", "LeakyRelu"), attrFloats("activation_params", {0.2f})}};
             expectMatMulAgrees(spec, a, b, seed += 2, {2, 7, 5});
@@ -148,10 +160,13 @@ TEST(FusedMatMul, EqualsScaledMatMul) {
     // alpha * A B^T via transB, compared with plain MatMul on an explicitly transposed B.
     Tensor bt(DType::F32, {13, 7});
     for (int i = 0; i < 7; ++i)
-        for (int j = 0; j < 13; ++j) bt.data<float>()[j * 7 + i] = b.data<float>()[i * 13 + j];
+        for (int j = 0; j < 13; ++j)
+            bt.data<float>()[j * 7 + i] = b.data<float>()[i * 13 + j];
     Tensor expected = runNode({"MatMul", "", 13, {}}, {a, bt}, true)[0].clone();
-    for (float& v : expected.span<float>()) v *= 2.f;
-    const auto y = runNode({"FusedMatMul", "com.microsoft", 1, {attrFloat("alpha", 2.f), attrInt("transB", 1)}}, {a, b});
+    for (float& v : expected.span<float>())
+        v *= 2.f;
+    const auto y =
+        runNode({"FusedMatMul", "com.microsoft", 1, {attrFloat("alpha", 2.f), attrInt("transB", 1)}}, {a, b});
     EXPECT_TRUE(allClose(y[0], expected, kGemmAtol, kGemmRtol));
 }
 
@@ -168,16 +183,18 @@ TEST(Gemm, FastMatchesReferenceWithAttributesAndBias) {
                 const Tensor a = randomTensor(DType::F32, transA ? Shape{k, m} : Shape{m, k}, seed += 3);
                 const Tensor b = randomTensor(DType::F32, transB ? Shape{n, k} : Shape{k, n}, seed + 1);
                 const Tensor c = randomTensor(DType::F32, cShape, seed + 2);
-                NodeSpec spec{"Gemm", "", 13,
-                              {attrInt("transA", transA), attrInt("transB", transB), attrFloat("alpha", 0.75f),
-                               attrFloat("beta", -1.5f)}};
+                NodeSpec spec{"Gemm",
+                              "",
+                              13,
+                              {attrInt("transA", transA), attrInt("transB", transB),
+                               attrFloat("alpha", 0.75f), attrFloat("beta", -1.5f)}};
                 const auto ref = runNode(spec, {a, b, c}, true);
                 ASSERT_EQ(ref[0].shape(), (Shape{m, n}));
                 const auto fed = runNode(spec, {a, b, c}, false, 2);
                 spec.constantInputs = {false, true, true};
                 const auto packed = runNode(spec, {a, b, c}, false);
-                const std::string what = "transA " + std::to_string(transA) + " transB " + std::to_string(transB) +
-                                         " C " + ir::shapeToString(cShape);
+                const std::string what = "transA " + std::to_string(transA) + " transB " +
+                                         std::to_string(transB) + " C " + ir::shapeToString(cShape);
                 EXPECT_TRUE(allClose(fed[0], ref[0], kGemmAtol, kGemmRtol)) << what;
                 EXPECT_TRUE(allClose(packed[0], ref[0], kGemmAtol, kGemmRtol)) << what;
             }
@@ -188,7 +205,8 @@ TEST(Gemm, ReferenceMatchesHandComputedAndOmitsC) {
     const Tensor b = Tensor::fromVector<float>({2, 2}, {1, 0, 0, 1});
     const Tensor c = Tensor::fromVector<float>({2}, {10, 20});
     for (bool reference : {true, false}) {
-        const auto y = runNode({"Gemm", "", 13, {attrFloat("alpha", 2.f), attrFloat("beta", 0.5f)}}, {a, b, c}, reference);
+        const auto y = runNode({"Gemm", "", 13, {attrFloat("alpha", 2.f), attrFloat("beta", 0.5f)}},
+                               {a, b, c}, reference);
         EXPECT_TRUE(allClose(y[0], Tensor::fromVector<float>({2, 2}, {7, 14, 11, 18})));
         const auto noC = runNode({"Gemm", "", 13, {}}, {a, b, Tensor()}, reference);
         EXPECT_TRUE(allClose(noC[0], a));
@@ -199,27 +217,32 @@ TEST(Gemm, DoubleAndIntegerUseReference) {
     const Tensor a = Tensor::fromVector<int64_t>({1, 2}, {2, 3});
     const Tensor b = Tensor::fromVector<int64_t>({2, 1}, {4, 5});
     const Tensor c = Tensor::fromVector<int64_t>({1}, {1});
-    EXPECT_TRUE(allClose(runNode({"Gemm", "", 13, {}}, {a, b, c})[0], Tensor::fromVector<int64_t>({1, 1}, {24})));
+    EXPECT_TRUE(
+        allClose(runNode({"Gemm", "", 13, {}}, {a, b, c})[0], Tensor::fromVector<int64_t>({1, 1}, {24})));
     const Tensor ad = randomTensor(DType::F64, {3, 4}, 1), bd = randomTensor(DType::F64, {4, 5}, 2);
-    EXPECT_TRUE(allClose(runNode({"Gemm", "", 13, {}}, {ad, bd}, false)[0], runNode({"Gemm", "", 13, {}}, {ad, bd}, true)[0],
-                         1e-12, 1e-12));
+    EXPECT_TRUE(allClose(runNode({"Gemm", "", 13, {}}, {ad, bd}, false)[0],
+                         runNode({"Gemm", "", 13, {}}, {ad, bd}, true)[0], 1e-12, 1e-12));
 }
 
 TEST(Gemm, BadShapesThrowErrors) {
     const Tensor a = randomTensor(DType::F32, {3, 4}, 1);
     EXPECT_THROW(runNode({"Gemm", "", 13, {}}, {a, randomTensor(DType::F32, {5, 2}, 2)}), Error);
-    EXPECT_THROW(runNode({"Gemm", "", 13, {}}, {a, randomTensor(DType::F32, {4, 2}, 2), randomTensor(DType::F32, {4}, 3)}),
+    EXPECT_THROW(runNode({"Gemm", "", 13, {}},
+                         {a, randomTensor(DType::F32, {4, 2}, 2), randomTensor(DType::F32, {4}, 3)}),
                  Error);
-    EXPECT_THROW(runNode({"Gemm", "", 13, {}}, {randomTensor(DType::F32, {2, 3, 4}, 1), randomTensor(DType::F32, {4, 2}, 2)}),
+    EXPECT_THROW(runNode({"Gemm", "", 13, {}},
+                         {randomTensor(DType::F32, {2, 3, 4}, 1), randomTensor(DType::F32, {4, 2}, 2)}),
                  Error);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Einsum
 
-void expectEinsumAgrees(const std::string& equation, const std::vector<Shape>& shapes, const Shape& out, uint64_t seed) {
+void expectEinsumAgrees(const std::string& equation, const std::vector<Shape>& shapes, const Shape& out,
+                        uint64_t seed) {
     std::vector<Tensor> inputs;
-    for (const auto& s : shapes) inputs.push_back(randomTensor(DType::F32, s, seed++));
+    for (const auto& s : shapes)
+        inputs.push_back(randomTensor(DType::F32, s, seed++));
     const NodeSpec spec{"Einsum", "", 12, {attrString("equation", equation)}};
     const auto ref = runNode(spec, inputs, true);
     EXPECT_EQ(ref[0].shape(), out) << equation;
@@ -231,10 +254,10 @@ TEST(Einsum, MatMulPatternsMatchReference) {
     expectEinsumAgrees("bij,bjk->bik", {{3, 7, 13}, {3, 13, 5}}, {3, 7, 5}, 1);
     expectEinsumAgrees("bhid,bhjd->bhij", {{2, 3, 7, 13}, {2, 3, 5, 13}}, {2, 3, 7, 5}, 3);
     expectEinsumAgrees("bhij,bhjd->bhid", {{2, 3, 7, 5}, {2, 3, 5, 13}}, {2, 3, 7, 13}, 5);
-    expectEinsumAgrees("ij,jk", {{7, 13}, {13, 5}}, {7, 5}, 7);      // implicit output
-    expectEinsumAgrees("ik,jk->ji", {{7, 13}, {5, 13}}, {5, 7}, 9);  // output permuted
+    expectEinsumAgrees("ij,jk", {{7, 13}, {13, 5}}, {7, 5}, 7);     // implicit output
+    expectEinsumAgrees("ik,jk->ji", {{7, 13}, {5, 13}}, {5, 7}, 9); // output permuted
     expectEinsumAgrees("...ij,...jk->...ik", {{2, 3, 7, 13}, {2, 3, 13, 1}}, {2, 3, 7, 1}, 11);
-    expectEinsumAgrees("i,j->ij", {{7}, {13}}, {7, 13}, 13);          // outer product (K empty)
+    expectEinsumAgrees("i,j->ij", {{7}, {13}}, {7, 13}, 13); // outer product (K empty)
     expectEinsumAgrees("bi,bi->b", {{7, 13}, {7, 13}}, {7}, 15);
 }
 
@@ -243,10 +266,10 @@ TEST(Einsum, GeneralPatternsMatchHandComputed) {
     auto run = [&](const std::string& eq, const std::vector<Tensor>& in) {
         return runNode({"Einsum", "", 12, {attrString("equation", eq)}}, in)[0];
     };
-    EXPECT_TRUE(allClose(run("ii->i", {m}), Tensor::fromVector<float>({2}, {1, 4})));         // diagonal
-    EXPECT_TRUE(allClose(run("ii", {m}), Tensor::scalar<float>(5)));                          // trace
+    EXPECT_TRUE(allClose(run("ii->i", {m}), Tensor::fromVector<float>({2}, {1, 4})));           // diagonal
+    EXPECT_TRUE(allClose(run("ii", {m}), Tensor::scalar<float>(5)));                            // trace
     EXPECT_TRUE(allClose(run("ij->ji", {m}), Tensor::fromVector<float>({2, 2}, {1, 3, 2, 4}))); // transpose
-    EXPECT_TRUE(allClose(run("ij->", {m}), Tensor::scalar<float>(10)));                        // sum
+    EXPECT_TRUE(allClose(run("ij->", {m}), Tensor::scalar<float>(10)));                         // sum
     EXPECT_TRUE(allClose(run("ij,ij,ij->i", {m, m, m}), Tensor::fromVector<float>({2}, {9, 91})));
     // Ellipsis broadcast with a size-1 dim.
     const Tensor a = Tensor::fromVector<float>({1, 2}, {1, 2});
@@ -265,11 +288,11 @@ TEST(Einsum, BadEquationsThrow) {
     auto run = [&](const std::string& eq, const std::vector<Tensor>& in) {
         return runNode({"Einsum", "", 12, {attrString("equation", eq)}}, in);
     };
-    EXPECT_THROW(run("ijk->i", {m}), Error);         // rank mismatch
-    EXPECT_THROW(run("ij,jk->ik", {m}), Error);      // operand count
+    EXPECT_THROW(run("ijk->i", {m}), Error);                                         // rank mismatch
+    EXPECT_THROW(run("ij,jk->ik", {m}), Error);                                      // operand count
     EXPECT_THROW(run("ij,ij->ij", {m, randomTensor(DType::F32, {2, 4}, 2)}), Error); // size mismatch
-    EXPECT_THROW(run("ij->k", {m}), Error);          // unknown output label
-    EXPECT_THROW(run("i1->i", {m}), Error);          // bad label
+    EXPECT_THROW(run("ij->k", {m}), Error);                                          // unknown output label
+    EXPECT_THROW(run("i1->i", {m}), Error);                                          // bad label
 }
 
 } // namespace

@@ -66,15 +66,17 @@ struct ConvGeometry {
 Shape spatialAttr(const ir::Node& node, const Shape& v, int rank, int64_t fallback, const char* name) {
     if (v.empty()) return Shape(rank, fallback);
     if (static_cast<int>(v.size()) != rank)
-        kernelFail(node, std::string(name) + " has " + std::to_string(v.size()) + " values for " + std::to_string(rank) +
-                             " spatial dims");
+        kernelFail(node, std::string(name) + " has " + std::to_string(v.size()) + " values for " +
+                             std::to_string(rank) + " spatial dims");
     return v;
 }
 
 void checkInputs(const ir::Node& node, const Tensor& x, const Tensor& w) {
-    if (x.rank() < 3) kernelFail(node, "input must have rank >= 3 (N, C, spatial...), got " + ir::shapeToString(x.shape()));
+    if (x.rank() < 3)
+        kernelFail(node, "input must have rank >= 3 (N, C, spatial...), got " + ir::shapeToString(x.shape()));
     if (w.rank() != x.rank())
-        kernelFail(node, "weights rank " + std::to_string(w.rank()) + " differs from input rank " + std::to_string(x.rank()));
+        kernelFail(node, "weights rank " + std::to_string(w.rank()) + " differs from input rank " +
+                             std::to_string(x.rank()));
     if (x.rank() - 2 > kMaxSpatial) kernelFail(node, "more than 3 spatial dims are not supported");
     if (x.dtype() != w.dtype()) kernelFail(node, "input and weights have different dtypes");
 }
@@ -106,8 +108,11 @@ ConvGeometry convGeometry(const ir::Node& node, const ConvAttrs& a, const Shape&
         if (g.strides[i] < 1 || g.dilations[i] < 1) kernelFail(node, "strides and dilations must be >= 1");
         const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
         switch (a.autoPad) {
-        case AutoPad::NotSet: break;
-        case AutoPad::Valid: g.padBegin[i] = g.padEnd[i] = 0; break;
+        case AutoPad::NotSet:
+            break;
+        case AutoPad::Valid:
+            g.padBegin[i] = g.padEnd[i] = 0;
+            break;
         case AutoPad::SameUpper:
         case AutoPad::SameLower: {
             const int64_t out = (g.in[i] + g.strides[i] - 1) / g.strides[i];
@@ -120,8 +125,8 @@ ConvGeometry convGeometry(const ir::Node& node, const ConvAttrs& a, const Shape&
         }
         const int64_t padded = g.in[i] + g.padBegin[i] + g.padEnd[i];
         if (padded < span)
-            kernelFail(node, "kernel (extent " + std::to_string(span) + ") is larger than the padded input (" +
-                                 std::to_string(padded) + ")");
+            kernelFail(node, "kernel (extent " + std::to_string(span) +
+                                 ") is larger than the padded input (" + std::to_string(padded) + ")");
         g.out[i] = (padded - span) / g.strides[i] + 1;
     }
     return g;
@@ -136,8 +141,8 @@ ConvGeometry convTransposeGeometry(const ir::Node& node, const ConvAttrs& a, con
     g.inChannels = x[1];
     g.group = a.group;
     if (w[0] != x[1])
-        kernelFail(node, "weights " + ir::shapeToString(w) + " expect " + std::to_string(w[0]) + " input channels, input has " +
-                             std::to_string(x[1]));
+        kernelFail(node, "weights " + ir::shapeToString(w) + " expect " + std::to_string(w[0]) +
+                             " input channels, input has " + std::to_string(x[1]));
     if (x[1] % a.group != 0) kernelFail(node, "input channels are not divisible by group");
     g.outChannels = w[1] * a.group;
     g.in.assign(x.begin() + 2, x.end());
@@ -153,8 +158,8 @@ ConvGeometry convTransposeGeometry(const ir::Node& node, const ConvAttrs& a, con
     Shape wanted = a.outputShape;
     if (static_cast<int>(wanted.size()) == g.rank + 2) wanted.erase(wanted.begin(), wanted.begin() + 2);
     if (!wanted.empty() && static_cast<int>(wanted.size()) != g.rank)
-        kernelFail(node, "output_shape has " + std::to_string(wanted.size()) + " values for " + std::to_string(g.rank) +
-                             " spatial dims");
+        kernelFail(node, "output_shape has " + std::to_string(wanted.size()) + " values for " +
+                             std::to_string(g.rank) + " spatial dims");
     g.out.resize(g.rank);
     for (int i = 0; i < g.rank; ++i) {
         if (g.strides[i] < 1 || g.dilations[i] < 1) kernelFail(node, "strides and dilations must be >= 1");
@@ -272,7 +277,8 @@ void referenceConvTranspose(const ConvGeometry& geo, const T* x, const T* w, con
                         }
             }
             T* yo = y + (n * geo.outChannels + oc) * outSize;
-            for (int64_t i = 0; i < outSize; ++i) yo[i] = static_cast<T>(acc[i]);
+            for (int64_t i = 0; i < outSize; ++i)
+                yo[i] = static_cast<T>(acc[i]);
         }
 }
 
@@ -281,7 +287,8 @@ void referenceConvTranspose(const ConvGeometry& geo, const T* x, const T* w, con
 
 dnnl::memory::dims spatialDims(const Shape& v, int64_t minus = 0) {
     dnnl::memory::dims d;
-    for (int64_t x : v) d.push_back(x - minus);
+    for (int64_t x : v)
+        d.push_back(x - minus);
     return d;
 }
 
@@ -304,7 +311,8 @@ dnnl::memory::desc onnxWeightsDesc(const ConvGeometry& g, bool transposed) {
     if (!transposed) return onednn::plainDesc(dims, DType::F32);
     const int64_t icg = g.inChannels / g.group, ocg = g.outChannels / g.group;
     int64_t ks = 1;
-    for (int64_t k : g.kernel) ks *= k;
+    for (int64_t k : g.kernel)
+        ks *= k;
     dnnl::memory::dims strides;
     if (g.group > 1) strides.push_back(icg * ocg * ks);
     strides.push_back(ks);       // o
@@ -329,12 +337,14 @@ struct ConvPrimitive {
 class ConvKernel final : public Kernel {
 public:
     ConvKernel(const KernelInit& init, bool transposed, bool fused)
-        : m_transposed(transposed), m_fast(!init.reference && onednn::mayBeF32(init, 0)), m_attrs(ConvAttrs::fromNode(init.node)) {
+        : m_transposed(transposed), m_fast(!init.reference && onednn::mayBeF32(init, 0)),
+          m_attrs(ConvAttrs::fromNode(init.node)) {
         if (fused) m_act = FusedActivation::fromNode(init.node);
         const ir::Tensor* w = init.constInputs.size() > 1 ? init.constInputs[1] : nullptr;
-        if (m_fast && w && w->dtype() == DType::F32 && w->rank() >= 3 && w->rank() <= 5) m_constW = w;
+        if (m_fast && w && w->dtype() == DType::F32 && w->rank() >= 3 && w->rank() <= 5)
+            m_constW = *w; // a copy shares (and keeps alive) the bytes
         // Build the primitive (and pack the weights) now when the model knows the input shape.
-        if (m_constW) {
+        if (m_constW.defined()) {
             if (auto xs = onednn::knownShape(init, 0); xs && xs->size() == static_cast<size_t>(w->rank())) {
                 try {
                     const ConvGeometry g = geometry(init.node, *xs, w->shape());
@@ -358,7 +368,8 @@ public:
         const ConvGeometry g = geometry(node, x.shape(), w.shape());
         const Tensor* b = ctx.hasInput(2) ? &ctx.input(2) : nullptr;
         if (b && (b->numel() != g.outChannels || b->dtype() != x.dtype()))
-            kernelFail(node, "bias must hold " + std::to_string(g.outChannels) + " values of the input dtype");
+            kernelFail(node,
+                       "bias must hold " + std::to_string(g.outChannels) + " values of the input dtype");
         const Tensor* z = ctx.hasInput(3) ? &ctx.input(3) : nullptr;
         const Shape outShape = g.outShape();
         if (z && (z->shape() != outShape || z->dtype() != x.dtype()))
@@ -380,7 +391,8 @@ public:
                 // Empty reduction: the output is the bias (or zero).
                 T* yd = y.data<T>();
                 const int64_t per = y.numel() / (g.batch * g.outChannels);
-                for (int64_t i = 0; i < y.numel(); ++i) yd[i] = bias ? bias[(i / per) % g.outChannels] : T(0);
+                for (int64_t i = 0; i < y.numel(); ++i)
+                    yd[i] = bias ? bias[(i / per) % g.outChannels] : T(0);
             } else if (m_transposed) {
                 referenceConvTranspose<T>(g, x.data<T>(), w.data<T>(), bias, y.data<T>());
             } else {
@@ -389,7 +401,8 @@ public:
             T* yd = y.data<T>();
             if (z) {
                 const T* zd = z->data<T>();
-                for (int64_t i = 0; i < y.numel(); ++i) yd[i] += zd[i];
+                for (int64_t i = 0; i < y.numel(); ++i)
+                    yd[i] += zd[i];
             }
             m_act.apply(yd, y.numel());
         });
@@ -400,7 +413,8 @@ private:
         return m_transposed ? convTransposeGeometry(node, m_attrs, x, w) : convGeometry(node, m_attrs, x, w);
     }
 
-    std::shared_ptr<ConvPrimitive> primitive(const ConvGeometry& g, bool withBias, bool withSum, const Shape& xShape) {
+    std::shared_ptr<ConvPrimitive> primitive(const ConvGeometry& g, bool withBias, bool withSum,
+                                             const Shape& xShape) {
         Shape wShape = {g.outChannels, g.inChannels / g.group};
         wShape.insert(wShape.end(), g.kernel.begin(), g.kernel.end());
         const std::vector<Shape> key{xShape, g.kernel, {g.outChannels, withBias, withSum}};
@@ -410,8 +424,8 @@ private:
             const dnnl::memory::desc srcMd(onednn::toDims(xShape), f32, tag::any);
             const dnnl::memory::desc dstMd(onednn::toDims(g.outShape()), f32, tag::any);
             const dnnl::memory::desc wMd(onednn::toDims(onednnWeightDims(g, m_transposed)), f32, tag::any);
-            const dnnl::memory::desc biasMd = withBias ? dnnl::memory::desc({g.outChannels}, f32, tag::a)
-                                                       : dnnl::memory::desc();
+            const dnnl::memory::desc biasMd =
+                withBias ? dnnl::memory::desc({g.outChannels}, f32, tag::a) : dnnl::memory::desc();
             // oneDNN counts dilation from 0 (a dense kernel has dilation 0).
             const auto strides = spatialDims(g.strides), dil = spatialDims(g.dilations, 1);
             const auto pl = spatialDims(g.padBegin), pr = spatialDims(g.padEnd);
@@ -425,7 +439,8 @@ private:
                 p.src = pd.src_desc();
                 p.weights = pd.weights_desc();
                 p.dst = pd.dst_desc();
-                if (p.src != onednn::plainDesc(xShape, DType::F32)) p.srcScratch = dnnl::memory(p.src, onednn::engine());
+                if (p.src != onednn::plainDesc(xShape, DType::F32))
+                    p.srcScratch = dnnl::memory(p.src, onednn::engine());
                 if (p.dst != onednn::plainDesc(g.outShape(), DType::F32))
                     p.dstScratch = dnnl::memory(p.dst, onednn::engine());
             };
@@ -433,15 +448,17 @@ private:
                 // output_padding (< stride) adds rows past the last input tap; oneDNN's shape check
                 // (out - span + pads) / s + 1 == in floors them away, and it computes them (bias only).
                 dnnl::deconvolution_forward::primitive_desc pd(
-                    dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                                                      srcMd, wMd, biasMd, dstMd, strides, dil, pl, pr),
+                    dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                      dnnl::algorithm::deconvolution_direct, srcMd, wMd,
+                                                      biasMd, dstMd, strides, dil, pl, pr),
                     attr, onednn::engine());
                 p.prim = dnnl::deconvolution_forward(pd);
                 finish(pd);
             } else {
                 dnnl::convolution_forward::primitive_desc pd(
-                    dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                    srcMd, wMd, biasMd, dstMd, strides, dil, pl, pr),
+                    dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                    dnnl::algorithm::convolution_direct, srcMd, wMd, biasMd,
+                                                    dstMd, strides, dil, pl, pr),
                     attr, onednn::engine());
                 p.prim = dnnl::convolution_forward(pd);
                 finish(pd);
@@ -451,14 +468,16 @@ private:
     }
 
     dnnl::memory weightsFor(const ConvPrimitive& p, const ConvGeometry& g, const Tensor& w) {
-        if (m_constW && w.raw() == m_constW->raw()) {
-            if (!m_packed) m_packed = std::make_unique<onednn::PackedWeights>(onnxWeightsDesc(g, m_transposed), w.raw());
+        if (m_constW.defined() && w.raw() == m_constW.raw()) {
+            if (!m_packed)
+                m_packed = std::make_unique<onednn::PackedWeights>(onnxWeightsDesc(g, m_transposed), w.raw());
             return m_packed->get(p.weights);
         }
         return onednn::reorderedTo(onednn::wrap(onnxWeightsDesc(g, m_transposed), w.raw()), p.weights);
     }
 
-    void runFast(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* z, Tensor& y) {
+    void runFast(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* z,
+                 Tensor& y) {
         auto entry = primitive(g, b != nullptr, z != nullptr, x.shape());
         auto& s = onednn::stream();
         dnnl::memory wts = weightsFor(*entry, g, w);
@@ -475,10 +494,13 @@ private:
             dnnl::memory userZ = onednn::wrap(onednn::plainDesc(z->shape(), DType::F32), z->raw());
             dnnl::reorder(userZ, dst).execute(s, userZ, dst);
         }
-        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}};
-        if (b) args[DNNL_ARG_BIAS] = onednn::wrap(dnnl::memory::desc({g.outChannels}, dnnl::memory::data_type::f32,
-                                                                     dnnl::memory::format_tag::a),
-                                                  b->raw());
+        std::unordered_map<int, dnnl::memory> args{
+            {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}};
+        if (b)
+            args[DNNL_ARG_BIAS] =
+                onednn::wrap(dnnl::memory::desc({g.outChannels}, dnnl::memory::data_type::f32,
+                                                dnnl::memory::format_tag::a),
+                             b->raw());
         entry->prim.execute(s, args);
         if (entry->dstScratch) dnnl::reorder(dst, userDst).execute(s, dst, userDst);
         s.wait();
@@ -488,7 +510,7 @@ private:
     bool m_fast;
     ConvAttrs m_attrs;
     FusedActivation m_act;
-    const ir::Tensor* m_constW = nullptr;
+    ir::Tensor m_constW; // the constant weights (undefined when computed)
     std::unique_ptr<onednn::PackedWeights> m_packed;
     onednn::ShapeCache<ConvPrimitive> m_cache;
 };
@@ -505,7 +527,8 @@ void registerConvKernels(KernelRegistry& r) {
     // Fast and reference share one class; KernelInit::reference picks the path.
     r.add({"Conv", 1, kLatestOpset, ""}, convFactory(false, false), convFactory(false, false));
     r.add({"ConvTranspose", 1, kLatestOpset, ""}, convFactory(true, false), convFactory(true, false));
-    r.add({"FusedConv", 1, kLatestOpset, "com.microsoft"}, convFactory(false, true), convFactory(false, true));
+    r.add({"FusedConv", 1, kLatestOpset, "com.microsoft"}, convFactory(false, true),
+          convFactory(false, true));
 }
 
 } // namespace opstudio::rt

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
 #include <cstring>
+#include <map>
 #include <numeric>
 
 namespace opstudio::rt {
@@ -23,10 +23,10 @@ using onednn::FusedActivation;
 /// MatMul operands after numpy's 1-D promotion: A [K] -> [1, K], B [K] -> [K, 1]; the promoted
 /// dims are dropped from the output again.
 struct MatMulShapes {
-    Shape a, b;       // promoted (rank >= 2), transposes applied to the last two dims logically
-    Shape batch;      // broadcast batch dims
+    Shape a, b;  // promoted (rank >= 2), transposes applied to the last two dims logically
+    Shape batch; // broadcast batch dims
     int64_t m = 0, n = 0, k = 0;
-    Shape out;        // final output shape (promoted dims squeezed)
+    Shape out; // final output shape (promoted dims squeezed)
 };
 
 MatMulShapes matMulShapes(const ir::Node& node, Shape a, Shape b, bool transA = false, bool transB = false) {
@@ -42,7 +42,8 @@ MatMulShapes matMulShapes(const ir::Node& node, Shape a, Shape b, bool transA = 
     s.k = a[a.size() - 1];
     s.n = b[b.size() - 1];
     if (b[b.size() - 2] != s.k)
-        kernelFail(node, "MatMul inner dimensions differ: " + ir::shapeToString(a) + " x " + ir::shapeToString(b));
+        kernelFail(node,
+                   "MatMul inner dimensions differ: " + ir::shapeToString(a) + " x " + ir::shapeToString(b));
     const Shape ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
     try {
         s.batch = broadcastShapes(ba, bb);
@@ -63,23 +64,26 @@ MatMulShapes matMulShapes(const ir::Node& node, Shape a, Shape b, bool transA = 
 /// y[m, n] = alpha * sum_k a[m, k] b[k, n] for one matrix; a and b addressed by (row, col) strides.
 /// Accumulates floats in double so that the reference is the more accurate side of a comparison.
 template <typename T>
-void referenceMatrix(const T* a, int64_t as0, int64_t as1, const T* b, int64_t bs0, int64_t bs1, T* y, int64_t m,
-                     int64_t n, int64_t k, double alpha) {
+void referenceMatrix(const T* a, int64_t as0, int64_t as1, const T* b, int64_t bs0, int64_t bs1, T* y,
+                     int64_t m, int64_t n, int64_t k, double alpha) {
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
             Acc acc = 0;
-            for (int64_t p = 0; p < k; ++p) acc += static_cast<Acc>(a[i * as0 + p * as1]) * static_cast<Acc>(b[p * bs0 + j * bs1]);
+            for (int64_t p = 0; p < k; ++p)
+                acc += static_cast<Acc>(a[i * as0 + p * as1]) * static_cast<Acc>(b[p * bs0 + j * bs1]);
             if constexpr (std::is_floating_point_v<T>)
                 y[i * n + j] = static_cast<T>(alpha * acc);
             else
-                y[i * n + j] = static_cast<T>(alpha == 1.0 ? acc : static_cast<Acc>(alpha * static_cast<double>(acc)));
+                y[i * n + j] =
+                    static_cast<T>(alpha == 1.0 ? acc : static_cast<Acc>(alpha * static_cast<double>(acc)));
         }
 }
 
 /// Batched, broadcast matmul on raw tensors (shapes from matMulShapes, transposes as flags).
 template <typename T>
-void referenceMatMul(const MatMulShapes& s, const T* a, const T* b, T* y, bool transA, bool transB, double alpha) {
+void referenceMatMul(const MatMulShapes& s, const T* a, const T* b, T* y, bool transA, bool transB,
+                     double alpha) {
     const int64_t mk = s.m * s.k, kn = s.k * s.n, mn = s.m * s.n;
     const Shape batchA(s.a.begin(), s.a.end() - 2), batchB(s.b.begin(), s.b.end() - 2);
     const Shape sa = broadcastStrides(batchA, s.batch), sb = broadcastStrides(batchB, s.batch);
@@ -95,7 +99,9 @@ void referenceMatMul(const MatMulShapes& s, const T* a, const T* b, T* y, bool t
         forEachBroadcast(s.batch, sa, sb, one);
 }
 
-bool hasZeroDim(const Shape& s) { return std::find(s.begin(), s.end(), 0) != s.end(); }
+bool hasZeroDim(const Shape& s) {
+    return std::find(s.begin(), s.end(), 0) != s.end();
+}
 
 // ---------------------------------------------------------------------------------------------
 // oneDNN matmul
@@ -140,7 +146,8 @@ public:
              const Shape& yDims, void* y, float sumScale = 0.f) {
         auto entry = primitive(aDims, transA, bDims, transB, yDims, sumScale);
         dnnl::memory src = onednn::wrap(matrixDesc(aDims, transA), a);
-        dnnl::memory wts = m_packed ? m_packed->get(entry->weights) : onednn::wrap(matrixDesc(bDims, transB), b);
+        dnnl::memory wts =
+            m_packed ? m_packed->get(entry->weights) : onednn::wrap(matrixDesc(bDims, transB), b);
         dnnl::memory dst = onednn::wrap(matrixDesc(yDims, false), y);
         auto& s = onednn::stream();
         entry->prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}});
@@ -156,14 +163,15 @@ public:
     }
 
 private:
-    std::shared_ptr<MatMulPrimitive> primitive(const Shape& aDims, bool transA, const Shape& bDims, bool transB,
-                                               const Shape& yDims, float sumScale) {
+    std::shared_ptr<MatMulPrimitive> primitive(const Shape& aDims, bool transA, const Shape& bDims,
+                                               bool transB, const Shape& yDims, float sumScale) {
         const std::vector<Shape> key{aDims, bDims, {transA, transB, sumScale != 0.f}};
         return m_cache.get(key, [&] {
             const auto srcMd = matrixDesc(aDims, transA);
-            const auto wMd = m_packed ? dnnl::memory::desc(onednn::toDims(bDims), dnnl::memory::data_type::f32,
-                                                            dnnl::memory::format_tag::any)
-                                      : matrixDesc(bDims, transB);
+            const auto wMd = m_packed
+                                 ? dnnl::memory::desc(onednn::toDims(bDims), dnnl::memory::data_type::f32,
+                                                      dnnl::memory::format_tag::any)
+                                 : matrixDesc(bDims, transB);
             const auto dstMd = matrixDesc(yDims, false);
             dnnl::primitive_attr attr;
             if (m_alpha != 1.f) attr.set_output_scales(0, {m_alpha});
@@ -211,7 +219,7 @@ public:
             Shape dims = b->shape();
             if (m_transB) std::swap(dims[0], dims[1]);
             m_onednn->setConstB(dims, m_transB, b->raw());
-            m_constB = b;
+            m_constB = *b; // a copy shares (and keeps alive) the bytes the packed copy came from
             if (auto as = onednn::knownShape(init, 0)) {
                 try {
                     const MatMulShapes s = matMulShapes(node, *as, b->shape(), m_transA, m_transB);
@@ -241,7 +249,8 @@ public:
     }
 
 private:
-    void runReference(KernelContext& ctx, const MatMulShapes& s, const Tensor& a, const Tensor& b, Tensor& y) {
+    void runReference(KernelContext& ctx, const MatMulShapes& s, const Tensor& a, const Tensor& b,
+                      Tensor& y) {
         dispatchNumeric(a.dtype(), [&](auto tag) {
             using T = decltype(tag);
             if constexpr (std::is_same_v<T, bool>) {
@@ -255,7 +264,7 @@ private:
 
     bool runFast(const MatMulShapes& s, const Tensor& a, const Tensor& b, Tensor& y) {
         const int64_t batch = ir::shapeNumel(s.batch);
-        const bool packed = m_constB && b.raw() == m_constB->raw() && b.shape() == m_constB->shape();
+        const bool packed = m_constB.defined() && b.raw() == m_constB.raw() && b.shape() == m_constB.shape();
         if (!m_general) m_general = std::make_unique<OnednnMatMul>(m_alpha, m_act);
         OnednnMatMul& mm = packed ? *m_onednn : *m_general;
         const bool transB = m_transB && b.rank() > 1;
@@ -265,7 +274,8 @@ private:
             if (m_transA && a.rank() == 2)
                 mm.run({s.m, s.k}, true, a.raw(), {s.k, s.n}, transB, b.raw(), {s.m, s.n}, y.raw());
             else
-                mm.run({batch * s.m, s.k}, false, a.raw(), {s.k, s.n}, transB, b.raw(), {batch * s.m, s.n}, y.raw());
+                mm.run({batch * s.m, s.k}, false, a.raw(), {s.k, s.n}, transB, b.raw(), {batch * s.m, s.n},
+                       y.raw());
             return true;
         }
         const size_t rank = s.batch.size() + 2;
@@ -280,7 +290,7 @@ private:
     float m_alpha = 1.f;
     bool m_transA = false, m_transB = false;
     FusedActivation m_act;
-    const ir::Tensor* m_constB = nullptr;
+    ir::Tensor m_constB; // the constant B (undefined when B is computed)
     std::unique_ptr<OnednnMatMul> m_onednn, m_general;
 };
 
@@ -302,13 +312,14 @@ public:
             Shape dims = b->shape();
             if (m_transB) std::swap(dims[0], dims[1]);
             m_onednn->setConstB(dims, m_transB, b->raw());
-            m_constB = b;
+            m_constB = *b; // a copy shares (and keeps alive) the bytes the packed copy came from
             if (auto as = onednn::knownShape(init, 0); as && as->size() == 2) {
                 const int64_t m = m_transA ? (*as)[1] : (*as)[0], k = m_transA ? (*as)[0] : (*as)[1];
                 const bool useC = node.presentInput(2) && m_beta != 0.f;
                 if (m > 0 && k == dims[0]) {
                     try {
-                        m_onednn->prepare({m, k}, m_transA, dims, m_transB, {m, dims[1]}, useC ? m_beta : 0.f);
+                        m_onednn->prepare({m, k}, m_transA, dims, m_transB, {m, dims[1]},
+                                          useC ? m_beta : 0.f);
                     } catch (const std::exception&) {
                         // Stale shape information: the first run reports real errors.
                     }
@@ -327,7 +338,9 @@ public:
         if (a.dtype() != b.dtype()) kernelFail(node, "Gemm operands have different dtypes");
         const int64_t m = m_transA ? a.dim(1) : a.dim(0), k = m_transA ? a.dim(0) : a.dim(1);
         const int64_t kb = m_transB ? b.dim(1) : b.dim(0), n = m_transB ? b.dim(0) : b.dim(1);
-        if (k != kb) kernelFail(node, "Gemm inner dimensions differ: K=" + std::to_string(k) + " vs " + std::to_string(kb));
+        if (k != kb)
+            kernelFail(node,
+                       "Gemm inner dimensions differ: K=" + std::to_string(k) + " vs " + std::to_string(kb));
         const Tensor* c = ctx.hasInput(2) ? &ctx.input(2) : nullptr;
         if (c && c->dtype() != a.dtype()) kernelFail(node, "Gemm C has a different dtype");
         const Shape out{m, n};
@@ -353,9 +366,10 @@ public:
             if (useC) {
                 const float* cd = c->data<float>();
                 for (int64_t i = 0; i < m; ++i)
-                    for (int64_t j = 0; j < n; ++j) yd[i * n + j] = cd[i * cStrides[0] + j * cStrides[1]];
+                    for (int64_t j = 0; j < n; ++j)
+                        yd[i * n + j] = cd[i * cStrides[0] + j * cStrides[1]];
             }
-            const bool packed = m_constB && b.raw() == m_constB->raw();
+            const bool packed = m_constB.defined() && b.raw() == m_constB.raw();
             if (!packed && !m_plain) m_plain = std::make_unique<OnednnMatMul>(m_alpha, m_act);
             (packed ? *m_onednn : *m_plain)
                 .run({m, k}, m_transA, a.raw(), {k, n}, m_transB, b.raw(), out, yd, useC ? m_beta : 0.f);
@@ -378,8 +392,9 @@ public:
                     const T* cd = c->data<T>();
                     for (int64_t i = 0; i < m; ++i)
                         for (int64_t j = 0; j < n; ++j)
-                            yd[i * n + j] = static_cast<T>(yd[i * n + j] +
-                                                           static_cast<double>(m_beta) * cd[i * cStrides[0] + j * cStrides[1]]);
+                            yd[i * n + j] =
+                                static_cast<T>(yd[i * n + j] + static_cast<double>(m_beta) *
+                                                                   cd[i * cStrides[0] + j * cStrides[1]]);
                 }
                 if constexpr (std::is_floating_point_v<T>) m_act.apply(yd, y.numel());
             }
@@ -391,7 +406,7 @@ private:
     float m_alpha = 1.f, m_beta = 1.f;
     bool m_transA = false, m_transB = false;
     FusedActivation m_act;
-    const ir::Tensor* m_constB = nullptr;
+    ir::Tensor m_constB; // the constant B (undefined when B is computed)
     std::unique_ptr<OnednnMatMul> m_onednn, m_plain;
 };
 
@@ -415,13 +430,15 @@ int labelOf(const ir::Node& node, char c) {
 }
 
 /// Splits a term into labels, expanding "..." into `ellipsisRank` labels right-aligned to `maxEllipsis`.
-std::vector<int> parseTerm(const ir::Node& node, const std::string& term, int rank, int* ellipsisRank, int maxEllipsis) {
+std::vector<int> parseTerm(const ir::Node& node, const std::string& term, int rank, int* ellipsisRank,
+                           int maxEllipsis) {
     std::vector<int> labels;
     int letters = 0;
     bool hasEllipsis = false;
     for (size_t i = 0; i < term.size(); ++i) {
         if (term[i] == '.') {
-            if (term.compare(i, 3, "...") != 0 || hasEllipsis) kernelFail(node, "Einsum: malformed ellipsis in '" + term + "'");
+            if (term.compare(i, 3, "...") != 0 || hasEllipsis)
+                kernelFail(node, "Einsum: malformed ellipsis in '" + term + "'");
             hasEllipsis = true;
             i += 2;
             labels.push_back(-1); // placeholder
@@ -444,12 +461,14 @@ std::vector<int> parseTerm(const ir::Node& node, const std::string& term, int ra
             out.push_back(l);
             continue;
         }
-        for (int j = 0; j < e; ++j) out.push_back(kEllipsisBase + (maxEllipsis - e) + j);
+        for (int j = 0; j < e; ++j)
+            out.push_back(kEllipsisBase + (maxEllipsis - e) + j);
     }
     return out;
 }
 
-EinsumSpec parseEinsum(const ir::Node& node, const std::string& equationIn, const std::vector<const Tensor*>& ops) {
+EinsumSpec parseEinsum(const ir::Node& node, const std::string& equationIn,
+                       const std::vector<const Tensor*>& ops) {
     std::string eq;
     for (char c : equationIn)
         if (c != ' ') eq.push_back(c);
@@ -495,12 +514,14 @@ EinsumSpec parseEinsum(const ir::Node& node, const std::string& equationIn, cons
             if (!spec.sizes.count(l)) kernelFail(node, "Einsum: output label not in any input");
     } else {
         // Implicit output: ellipsis dims, then labels seen once, in alphabetical (character) order.
-        for (int j = 0; j < maxE; ++j) spec.output.push_back(kEllipsisBase + j);
+        for (int j = 0; j < maxE; ++j)
+            spec.output.push_back(kEllipsisBase + j);
         std::vector<std::pair<char, int>> once;
         for (auto [l, c] : counts)
             if (l < kEllipsisBase && c == 1) once.push_back({l < 26 ? char('a' + l) : char('A' + l - 26), l});
         std::sort(once.begin(), once.end());
-        for (auto [ch, l] : once) spec.output.push_back(l);
+        for (auto [ch, l] : once)
+            spec.output.push_back(l);
     }
     return spec;
 }
@@ -517,7 +538,8 @@ void referenceEinsum(const EinsumSpec& spec, const std::vector<const Tensor*>& o
     labels.insert(labels.end(), summed.begin(), summed.end());
     const size_t nl = labels.size(), no = spec.output.size();
     Shape sizes(nl);
-    for (size_t i = 0; i < nl; ++i) sizes[i] = spec.sizes.at(labels[i]);
+    for (size_t i = 0; i < nl; ++i)
+        sizes[i] = spec.sizes.at(labels[i]);
     // strides[op][label position]
     std::vector<Shape> strides(ops.size(), Shape(nl, 0));
     for (size_t o = 0; o < ops.size(); ++o) {
@@ -528,13 +550,16 @@ void referenceEinsum(const EinsumSpec& spec, const std::vector<const Tensor*>& o
             strides[o][pos] += st[d];
         }
     }
-    // Output strides: a label repeated in the output (allowed by numpy only as a diagonal write) is not supported.
+    // Output strides: a label repeated in the output (allowed by numpy only as a diagonal write) is not
+    // supported.
     const int64_t outCount = y.numel();
     int64_t innerCount = 1;
-    for (size_t i = no; i < nl; ++i) innerCount *= sizes[i];
+    for (size_t i = no; i < nl; ++i)
+        innerCount *= sizes[i];
     T* yd = y.data<T>();
     std::vector<const T*> base(ops.size());
-    for (size_t o = 0; o < ops.size(); ++o) base[o] = ops[o]->data<T>();
+    for (size_t o = 0; o < ops.size(); ++o)
+        base[o] = ops[o]->data<T>();
     std::vector<int64_t> idx(nl, 0);
     std::vector<int64_t> off(ops.size(), 0);
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
@@ -542,21 +567,25 @@ void referenceEinsum(const EinsumSpec& spec, const std::vector<const Tensor*>& o
         // Offsets of the output index (idx[0..no)); inner labels start at 0.
         for (size_t o = 0; o < ops.size(); ++o) {
             off[o] = 0;
-            for (size_t i = 0; i < no; ++i) off[o] += idx[i] * strides[o][i];
+            for (size_t i = 0; i < no; ++i)
+                off[o] += idx[i] * strides[o][i];
         }
         Acc acc = 0;
         std::fill(idx.begin() + no, idx.end(), 0);
         std::vector<int64_t> inner(off);
         for (int64_t s = 0; s < innerCount; ++s) {
             Acc p = 1;
-            for (size_t o = 0; o < ops.size(); ++o) p *= static_cast<Acc>(base[o][inner[o]]);
+            for (size_t o = 0; o < ops.size(); ++o)
+                p *= static_cast<Acc>(base[o][inner[o]]);
             acc += p;
             for (size_t i = nl; i-- > no;) {
                 if (++idx[i] < sizes[i]) {
-                    for (size_t o = 0; o < ops.size(); ++o) inner[o] += strides[o][i];
+                    for (size_t o = 0; o < ops.size(); ++o)
+                        inner[o] += strides[o][i];
                     break;
                 }
-                for (size_t o = 0; o < ops.size(); ++o) inner[o] -= strides[o][i] * (sizes[i] - 1);
+                for (size_t o = 0; o < ops.size(); ++o)
+                    inner[o] -= strides[o][i] * (sizes[i] - 1);
                 idx[i] = 0;
             }
         }
@@ -571,7 +600,8 @@ void referenceEinsum(const EinsumSpec& spec, const std::vector<const Tensor*>& o
 /// Copies `in` permuted: out dim i = in dim perm[i].
 Tensor permuted(const Tensor& in, const std::vector<int>& perm) {
     bool identity = true;
-    for (size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<int>(i);
+    for (size_t i = 0; i < perm.size(); ++i)
+        identity = identity && perm[i] == static_cast<int>(i);
     if (identity) return in;
     Shape outShape(perm.size());
     const Shape inStrides = stridesOf(in.shape());
@@ -585,29 +615,32 @@ Tensor permuted(const Tensor& in, const std::vector<int>& perm) {
     const uint8_t* src = static_cast<const uint8_t*>(in.raw());
     uint8_t* dst = static_cast<uint8_t*>(out.raw());
     const Shape zero(perm.size(), 0);
-    forEachBroadcast(outShape, st, zero, [&](int64_t i, int64_t oa, int64_t) {
-        std::memcpy(dst + i * es, src + oa * es, es);
-    });
+    forEachBroadcast(outShape, st, zero,
+                     [&](int64_t i, int64_t oa, int64_t) { std::memcpy(dst + i * es, src + oa * es, es); });
     return out;
 }
 
 class EinsumKernel final : public Kernel {
 public:
     explicit EinsumKernel(const KernelInit& init)
-        : m_fast(!init.reference && onednn::mayBeF32(init, 0)), m_equation(init.node.attrString("equation", "")), m_onednn(1.f, {}) {
+        : m_fast(!init.reference && onednn::mayBeF32(init, 0)),
+          m_equation(init.node.attrString("equation", "")), m_onednn(1.f, {}) {
         if (m_equation.empty()) kernelFail(init.node, "Einsum needs an equation");
     }
     std::string_view path() const override { return m_fast ? "onednn" : "reference"; }
 
     void run(KernelContext& ctx) override {
         std::vector<const Tensor*> ops;
-        for (size_t i = 0; i < ctx.inputCount(); ++i) ops.push_back(&ctx.input(i));
+        for (size_t i = 0; i < ctx.inputCount(); ++i)
+            ops.push_back(&ctx.input(i));
         if (ops.empty()) kernelFail(ctx.node(), "Einsum needs inputs");
         for (auto* t : ops)
-            if (t->dtype() != ops[0]->dtype()) kernelFail(ctx.node(), "Einsum operands have different dtypes");
+            if (t->dtype() != ops[0]->dtype())
+                kernelFail(ctx.node(), "Einsum operands have different dtypes");
         const EinsumSpec spec = parseEinsum(ctx.node(), m_equation, ops);
         Shape outShape;
-        for (int l : spec.output) outShape.push_back(spec.sizes.at(l));
+        for (int l : spec.output)
+            outShape.push_back(spec.sizes.at(l));
         for (size_t i = 0; i < spec.output.size(); ++i)
             for (size_t j = i + 1; j < spec.output.size(); ++j)
                 if (spec.output[i] == spec.output[j]) kernelFail(ctx.node(), "Einsum: repeated output label");
@@ -631,7 +664,9 @@ private:
         const auto& la = spec.inputs[0];
         const auto& lb = spec.inputs[1];
         const auto& lo = spec.output;
-        auto has = [](const std::vector<int>& v, int l) { return std::find(v.begin(), v.end(), l) != v.end(); };
+        auto has = [](const std::vector<int>& v, int l) {
+            return std::find(v.begin(), v.end(), l) != v.end();
+        };
         auto unique = [](std::vector<int> v) {
             std::sort(v.begin(), v.end());
             return std::adjacent_find(v.begin(), v.end()) == v.end();
@@ -639,10 +674,14 @@ private:
         if (!unique(la) || !unique(lb)) return false;
         std::vector<int> batch, mm, nn, kk;
         for (int l : la) {
-            if (has(lb, l) && has(lo, l)) batch.push_back(l);
-            else if (has(lo, l)) mm.push_back(l);
-            else if (has(lb, l)) kk.push_back(l);
-            else return false; // summed over A alone
+            if (has(lb, l) && has(lo, l))
+                batch.push_back(l);
+            else if (has(lo, l))
+                mm.push_back(l);
+            else if (has(lb, l))
+                kk.push_back(l);
+            else
+                return false; // summed over A alone
         }
         for (int l : lb)
             if (!has(la, l)) {
@@ -653,19 +692,28 @@ private:
         for (size_t o = 0; o < 2; ++o)
             for (size_t d = 0; d < spec.inputs[o].size(); ++d)
                 if (ops[o]->dim(static_cast<int>(d)) != spec.sizes.at(spec.inputs[o][d])) return false;
-        auto pos = [](const std::vector<int>& v, int l) { return static_cast<int>(std::find(v.begin(), v.end(), l) - v.begin()); };
+        auto pos = [](const std::vector<int>& v, int l) {
+            return static_cast<int>(std::find(v.begin(), v.end(), l) - v.begin());
+        };
         auto size = [&](const std::vector<int>& ls) {
             int64_t s = 1;
-            for (int l : ls) s *= spec.sizes.at(l);
+            for (int l : ls)
+                s *= spec.sizes.at(l);
             return s;
         };
         std::vector<int> pa, pb;
-        for (int l : batch) pa.push_back(pos(la, l));
-        for (int l : mm) pa.push_back(pos(la, l));
-        for (int l : kk) pa.push_back(pos(la, l));
-        for (int l : batch) pb.push_back(pos(lb, l));
-        for (int l : kk) pb.push_back(pos(lb, l));
-        for (int l : nn) pb.push_back(pos(lb, l));
+        for (int l : batch)
+            pa.push_back(pos(la, l));
+        for (int l : mm)
+            pa.push_back(pos(la, l));
+        for (int l : kk)
+            pa.push_back(pos(la, l));
+        for (int l : batch)
+            pb.push_back(pos(lb, l));
+        for (int l : kk)
+            pb.push_back(pos(lb, l));
+        for (int l : nn)
+            pb.push_back(pos(lb, l));
         const int64_t bt = size(batch), m = size(mm), n = size(nn), k = size(kk);
         if (k == 0) return false;
         const Tensor a = permuted(*ops[0], pa), b = permuted(*ops[1], pb);
@@ -673,12 +721,15 @@ private:
         prodLabels.insert(prodLabels.end(), mm.begin(), mm.end());
         prodLabels.insert(prodLabels.end(), nn.begin(), nn.end());
         std::vector<int> po;
-        for (int l : lo) po.push_back(pos(prodLabels, l));
+        for (int l : lo)
+            po.push_back(pos(prodLabels, l));
         bool identity = true;
-        for (size_t i = 0; i < po.size(); ++i) identity = identity && po[i] == static_cast<int>(i);
+        for (size_t i = 0; i < po.size(); ++i)
+            identity = identity && po[i] == static_cast<int>(i);
         Tensor prod = identity ? y : Tensor(DType::F32, [&] {
             Shape s;
-            for (int l : prodLabels) s.push_back(spec.sizes.at(l));
+            for (int l : prodLabels)
+                s.push_back(spec.sizes.at(l));
             return s;
         }());
         m_onednn.run({bt, m, k}, false, a.raw(), {bt, k, n}, false, b.raw(), {bt, m, n}, prod.raw());

@@ -16,31 +16,47 @@ dnnl::stream& stream() {
     return s;
 }
 
-dnnl::memory::dims toDims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
+dnnl::memory::dims toDims(const Shape& shape) {
+    return dnnl::memory::dims(shape.begin(), shape.end());
+}
 
 dnnl::memory::format_tag plainTag(int rank) {
     using tag = dnnl::memory::format_tag;
     switch (rank) {
-    case 1: return tag::a;
-    case 2: return tag::ab;
-    case 3: return tag::abc;
-    case 4: return tag::abcd;
-    case 5: return tag::abcde;
-    case 6: return tag::abcdef;
-    default: throw Error("oneDNN: no plain layout for rank " + std::to_string(rank));
+    case 1:
+        return tag::a;
+    case 2:
+        return tag::ab;
+    case 3:
+        return tag::abc;
+    case 4:
+        return tag::abcd;
+    case 5:
+        return tag::abcde;
+    case 6:
+        return tag::abcdef;
+    default:
+        throw Error("oneDNN: no plain layout for rank " + std::to_string(rank));
     }
 }
 
 dnnl::memory::data_type dataType(DType dtype) {
     using dt = dnnl::memory::data_type;
     switch (dtype) {
-    case DType::F32: return dt::f32;
-    case DType::I8: return dt::s8;
-    case DType::U8: return dt::u8;
-    case DType::I32: return dt::s32;
-    case DType::BF16: return dt::bf16;
-    case DType::F16: return dt::f16;
-    default: throw Error("oneDNN: unsupported dtype " + std::string(ir::dtypeName(dtype)));
+    case DType::F32:
+        return dt::f32;
+    case DType::I8:
+        return dt::s8;
+    case DType::U8:
+        return dt::u8;
+    case DType::I32:
+        return dt::s32;
+    case DType::BF16:
+        return dt::bf16;
+    case DType::F16:
+        return dt::f16;
+    default:
+        throw Error("oneDNN: unsupported dtype " + std::string(ir::dtypeName(dtype)));
     }
 }
 
@@ -111,12 +127,23 @@ FusedActivation FusedActivation::fromNode(const ir::Node& node) {
 void FusedActivation::appendTo(dnnl::post_ops& ops) const {
     using alg = dnnl::algorithm;
     switch (kind) {
-    case Kind::None: break;
-    case Kind::Relu: ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f); break;
-    case Kind::LeakyRelu: ops.append_eltwise(1.f, alg::eltwise_relu, alpha, 0.f); break;
-    case Kind::Sigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); break;
-    case Kind::Tanh: ops.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f); break;
-    case Kind::Clip: ops.append_eltwise(1.f, alg::eltwise_clip, alpha, beta); break;
+    case Kind::None:
+        break;
+    case Kind::Relu:
+        ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f);
+        break;
+    case Kind::LeakyRelu:
+        ops.append_eltwise(1.f, alg::eltwise_relu, alpha, 0.f);
+        break;
+    case Kind::Sigmoid:
+        ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f);
+        break;
+    case Kind::Tanh:
+        ops.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f);
+        break;
+    case Kind::Clip:
+        ops.append_eltwise(1.f, alg::eltwise_clip, alpha, beta);
+        break;
     case Kind::HardSigmoid:
         // oneDNN 2.6 has no hardsigmoid: max(0, min(1, alpha*x + beta)) = clip(linear(x)).
         ops.append_eltwise(1.f, alg::eltwise_linear, alpha, beta);
@@ -131,13 +158,26 @@ template <typename T> static void applyActivation(const FusedActivation& a, T* x
     for (int64_t i = 0; i < n; ++i) {
         const T v = x[i];
         switch (a.kind) {
-        case Kind::None: break;
-        case Kind::Relu: x[i] = v > 0 ? v : T(0); break;
-        case Kind::LeakyRelu: x[i] = v >= 0 ? v : alpha * v; break;
-        case Kind::Sigmoid: x[i] = T(1) / (T(1) + std::exp(-v)); break;
-        case Kind::Tanh: x[i] = std::tanh(v); break;
-        case Kind::Clip: x[i] = std::min(std::max(v, alpha), beta); break;
-        case Kind::HardSigmoid: x[i] = std::min(T(1), std::max(T(0), alpha * v + beta)); break;
+        case Kind::None:
+            break;
+        case Kind::Relu:
+            x[i] = v > 0 ? v : T(0);
+            break;
+        case Kind::LeakyRelu:
+            x[i] = v >= 0 ? v : alpha * v;
+            break;
+        case Kind::Sigmoid:
+            x[i] = T(1) / (T(1) + std::exp(-v));
+            break;
+        case Kind::Tanh:
+            x[i] = std::tanh(v);
+            break;
+        case Kind::Clip:
+            x[i] = std::min(std::max(v, alpha), beta);
+            break;
+        case Kind::HardSigmoid:
+            x[i] = std::min(T(1), std::max(T(0), alpha * v + beta));
+            break;
         }
     }
 }
@@ -159,7 +199,8 @@ std::optional<Shape> knownShape(const KernelInit& init, size_t input) {
 }
 
 bool mayBeF32(const KernelInit& init, size_t input) {
-    if (input < init.constInputs.size() && init.constInputs[input]) return init.constInputs[input]->dtype() == DType::F32;
+    if (input < init.constInputs.size() && init.constInputs[input])
+        return init.constInputs[input]->dtype() == DType::F32;
     if (!init.model || !init.model->graph || input >= init.node.inputs.size()) return true;
     const ir::Value* v = init.model->graph->findValue(init.node.inputs[input]);
     return !v || !v->hasType || v->dtype == DType::Undefined || v->dtype == DType::F32;
