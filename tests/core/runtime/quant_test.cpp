@@ -55,6 +55,17 @@ TEST(QuantizeLinear, PerAxisScalesFromOpset13) {
     EXPECT_THROW(runNode(wrongSize, {x, scale, zp}), Error);
 }
 
+TEST(QuantizeLinear, ContribDomainIsPerAxis) {
+    const Tensor x = Tensor::fromVector<float>({2, 2}, {1, 2, 3, 4});
+    const Tensor scale = Tensor::fromVector<float>({2}, {1, 2});
+    const Tensor zp = Tensor::fromVector<int8_t>({2}, {0, -1});
+    NodeSpec q{"QuantizeLinear", "com.microsoft", 1, {attrInt("axis", 1)}, 1};
+    const auto y = runNode(q, {x, scale, zp})[0];
+    EXPECT_TRUE(testing::allClose(y, Tensor::fromVector<int8_t>({2, 2}, {1, 0, 3, 1})));
+    NodeSpec dq{"DequantizeLinear", "com.microsoft", 1, {attrInt("axis", 1)}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(dq, {y, scale, zp})[0], Tensor::fromVector<float>({2, 2}, {1, 2, 3, 4})));
+}
+
 TEST(DequantizeLinear, PerTensorPerAxisAndInt32) {
     NodeSpec spec{"DequantizeLinear", "", 13, {}, 1};
     EXPECT_TRUE(testing::allClose(runNode(spec, {Tensor::fromVector<uint8_t>({3}, {0, 128, 255}), Tensor::scalar<float>(0.5f),

@@ -882,6 +882,12 @@ KernelFactory withOpset(void (*f)(KernelContext&, int64_t)) {
 void registerQuantKernels(KernelRegistry& r) {
     r.add({"QuantizeLinear", 10, kLatestOpset, ""}, withOpset(quantizeLinear));
     r.add({"DequantizeLinear", 10, kLatestOpset, ""}, withOpset(dequantizeLinear));
+    // ORT's contrib Q/DQ (per-axis before ONNX had it) have opset 13's semantics.
+    auto asOpset13 = [](void (*f)(KernelContext&, int64_t)) {
+        return fn([f](KernelContext& ctx) { f(ctx, 13); });
+    };
+    r.add({"QuantizeLinear", 1, kLatestOpset, "com.microsoft"}, asOpset13(quantizeLinear));
+    r.add({"DequantizeLinear", 1, kLatestOpset, "com.microsoft"}, asOpset13(dequantizeLinear));
     r.add({"DynamicQuantizeLinear", 11, kLatestOpset, ""}, fn(dynamicQuantizeLinear));
     const std::tuple<const char*, const char*, IntMatMulMode> matmuls[] = {
         {"MatMulInteger", "", IntMatMulMode::Integer},
