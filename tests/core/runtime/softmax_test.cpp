@@ -132,5 +132,17 @@ TEST(FastGelu, TanhApproximationWithAndWithoutBias) {
     expectFastMatchesReference(spec, {x, b}, 1e-5);
 }
 
+TEST(QuickGelu, IsXTimesSigmoidOfAlphaX) {
+    const Tensor x = randomTensor(DType::F32, {7, 13}, 1, -5, 5);
+    Tensor expected(DType::F32, {7, 13});
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        const float v = x.data<float>()[i];
+        expected.data<float>()[i] = v / (1.f + std::exp(-1.5f * v));
+    }
+    NodeSpec spec{"QuickGelu", "com.microsoft", 1, {testing::attrFloat("alpha", 1.5f)}, 1};
+    EXPECT_TRUE(testing::allClose(runNode(spec, {x})[0], expected, 1e-5));
+    expectFastMatchesReference(spec, {x}, 1e-5);
+}
+
 } // namespace
 } // namespace opstudio
