@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -601,6 +602,82 @@ template <unsigned Set, typename MakeOp> Body unary(MakeOp makeOp, EigenF32 eige
     };
 }
 
+// Exp and Erf float32 loops for AVX-512 machines (the project's target CPU), chosen at run time.
+// The core is built for x86-64-v2 where Eigen only has SSE packets (and its exp scales by 2^m
+// in four multiplies); these plain loops vectorise 16 wide under target("arch=x86-64-v4").
+// Measured here on 4M floats, 1 thread: Exp 26.7 ms (Eigen) -> see the report; other CPUs keep Eigen.
+// (The same exp approximation backs Sigmoid in activation.cpp.)
+
+/// exp(x) = 2^m * exp(r), m = round(x / ln 2), r = x - m ln 2 (Cody-Waite two-part ln 2); exp(r)
+/// on |r| <= ln2/2 by the Cephes degree-6 polynomial, about 1.3 ulp. 2^m is applied as
+/// 2^(m/2) * 2^(m - m/2) so subnormal results and overflow to inf come out right.
+inline float expApprox(float xin) {
+    float x = xin > -104.f ? xin : -104.f; // also maps NaN to a finite value; restored at the end
+    x = x < 89.f ? x : 89.f;
+    const float m = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; // round to nearest (1.5 * 2^23)
+    float r = x - m * 0.693359375f;
+    r = r + m * 2.12194440e-4f;
+    const float r2 = r * r;
+    float y = 1.9875691500E-4f;
+    y = y * r + 1.3981999507E-3f;
+    y = y * r + 8.3334519073E-3f;
+    y = y * r + 4.1665795894E-2f;
+    y = y * r + 1.6666665459E-1f;
+    y = y * r + 5.0000001201E-1f;
+    y = y * r2 + r + 1.f;
+    const int32_t mi = static_cast<int32_t>(m);
+    const int32_t h = mi >> 1;
+    const float s1 = std::bit_cast<float>((h + 127) << 23);
+    const float s2 = std::bit_cast<float>((mi - h + 127) << 23);
+    const float res = y * s1 * s2;
+    return xin != xin ? xin : res;
+}
+
+/// erf(x) = x P(x^2) / Q(x^2) on [-4, 4] (erf is +-1 in float beyond): Eigen's rational fit.
+inline float erfApprox(float xin) {
+    float x = xin < 4.f ? xin : 4.f;
+    x = x > -4.f ? x : -4.f;
+    const float x2 = x * x;
+    float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = x2 * p + -2.10102402082508e-06f;
+    p = x2 * p + -5.69250639462346e-05f;
+    p = x2 * p + -7.34990630326855e-04f;
+    p = x2 * p + -2.95459980854025e-03f;
+    p = x2 * p + -1.60960333262415e-02f;
+    p = x * p;
+    float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+    q = x2 * q + -1.68282697438203e-03f;
+    q = x2 * q + -7.37332916720468e-03f;
+    q = x2 * q + -1.42647390514189e-02f;
+    return xin != xin ? xin : p / q;
+}
+
+__attribute__((target("arch=x86-64-v4,prefer-vector-width=512"))) void expAvx512(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = expApprox(x[i]);
+}
+
+__attribute__((target("arch=x86-64-v4,prefer-vector-width=512"))) void erfAvx512(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = erfApprox(x[i]);
+}
+
+/// x86-64-v4 = AVX-512 F, BW, CD, DQ and VL.
+bool hasAvx512() {
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                            __builtin_cpu_supports("avx512vl");
+    return has;
+}
+
+void expF32(const float* x, float* y, int64_t n) {
+    if (hasAvx512()) expAvx512(x, y, n);
+    else Eigen::Map<Eigen::ArrayXf>(y, n) = Eigen::Map<const Eigen::ArrayXf>(x, n).exp();
+}
+
+void erfF32(const float* x, float* y, int64_t n) {
+    if (hasAvx512()) erfAvx512(x, y, n);
+    else Eigen::Map<Eigen::ArrayXf>(y, n) = Eigen::Map<const Eigen::ArrayXf>(x, n).erf();
+}
+
 /// A unary float op: std:: function for the reference path and any dtype, Eigen for f32.
 #define OPSTUDIO_FLOAT_UNARY(expr, eigenExpr)                                                                    \
     unary<kFloat>([](auto tag) { return [](decltype(tag) x) { return expr; }; },                             \
@@ -747,7 +824,7 @@ void registerElementwiseKernels(KernelRegistry& r) {
     // Round halves to even (std::nearbyint in the default rounding mode); Eigen's round() does not.
     addOp(r, "Round", 11, OPSTUDIO_FLOAT_UNARY(std::nearbyint(x), a.rint()));
     addOp(r, "Sqrt", 1, OPSTUDIO_FLOAT_UNARY(std::sqrt(x), a.sqrt()));
-    addOp(r, "Exp", 1, OPSTUDIO_FLOAT_UNARY(std::exp(x), a.exp()));
+    addOp(r, "Exp", 1, unary<kFloat>([](auto tag) { return [](decltype(tag) x) { return std::exp(x); }; }, expF32));
     addOp(r, "Log", 1, OPSTUDIO_FLOAT_UNARY(std::log(x), a.log()));
     addOp(r, "Sin", 7, OPSTUDIO_FLOAT_UNARY(std::sin(x), a.sin()));
     addOp(r, "Cos", 7, OPSTUDIO_FLOAT_UNARY(std::cos(x), a.cos()));
@@ -760,7 +837,7 @@ void registerElementwiseKernels(KernelRegistry& r) {
     addOp(r, "Asinh", 9, OPSTUDIO_FLOAT_UNARY_PLAIN(std::asinh(x)));
     addOp(r, "Acosh", 9, OPSTUDIO_FLOAT_UNARY_PLAIN(std::acosh(x)));
     addOp(r, "Atanh", 9, OPSTUDIO_FLOAT_UNARY_PLAIN(std::atanh(x)));
-    addOp(r, "Erf", 9, OPSTUDIO_FLOAT_UNARY(std::erf(x), a.erf()));
+    addOp(r, "Erf", 9, unary<kFloat>([](auto tag) { return [](decltype(tag) x) { return std::erf(x); }; }, erfF32));
     addOp(r, "Not", 1, notBody());
     addOp(r, "IsNaN", 9, floatPredicate([](const ir::Node&, double v) { return std::isnan(v); }));
     addOp(r, "IsInf", 10, isInfBody());
