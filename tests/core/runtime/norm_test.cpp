@@ -4,6 +4,9 @@
 
 #include <cmath>
 
+// NodeSpec literals below leave constantInputs at its default on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace opstudio {
 namespace {
 
@@ -226,6 +229,20 @@ TEST(MeanVarianceNormalization, ZeroMeanUnitVariancePerChannel) {
         EXPECT_NEAR(s / 40, 0.0, 1e-5);
         EXPECT_NEAR(s2 / 40, 1.0, 1e-4);
     }
+}
+
+TEST(NormKernels, EmptyBatchGivesEmptyOutputs) {
+    const Tensor p = randomTensor(DType::F32, {3}, 1, 0.5, 1.5);
+    EXPECT_EQ(runNode({"BatchNormalization", "", 15, {}, 1}, {Tensor(DType::F32, {0, 3, 4}), p, p, p, p}, false, 2)[0].shape(),
+              (Shape{0, 3, 4}));
+    EXPECT_EQ(runNode({"InstanceNormalization", "", 6, {}, 1}, {Tensor(DType::F32, {0, 3, 4}), p, p}, false, 2)[0].shape(),
+              (Shape{0, 3, 4}));
+    EXPECT_EQ(runNode({"SkipLayerNormalization", "com.microsoft", 1, {}, 1},
+                      {Tensor(DType::F32, {0, 2, 3}), Tensor(DType::F32, {0, 2, 3}), p}, false, 2)[0].shape(),
+              (Shape{0, 2, 3}));
+    EXPECT_EQ(runNode({"LpNormalization", "", 1, {}, 1}, {Tensor(DType::F32, {0, 3})})[0].shape(), (Shape{0, 3}));
+    EXPECT_EQ(runNode({"MeanVarianceNormalization", "", 13, {}, 1}, {Tensor(DType::F32, {0, 3, 2, 2})})[0].shape(),
+              (Shape{0, 3, 2, 2}));
 }
 
 } // namespace

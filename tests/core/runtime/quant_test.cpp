@@ -345,5 +345,23 @@ TEST(QLinearConv, PerChannelScalesAndBias) {
     }
 }
 
+TEST(QuantKernels, EmptyTensorsGiveEmptyOutputs) {
+    EXPECT_EQ(runNode({"QuantizeLinear", "", 13, {}, 1}, {Tensor(DType::F32, {0, 3}), Tensor::scalar<float>(1.f)})[0].shape(),
+              (Shape{0, 3}));
+    EXPECT_EQ(runNode({"DynamicQuantizeLinear", "", 11, {}, 3}, {Tensor(DType::F32, {0})})[0].shape(), (Shape{0}));
+    for (int64_t m : {0, 3}) {
+        NodeSpec spec{"MatMulInteger", "", 10, {}, 1};
+        spec.constantInputs = {false, true};
+        const int64_t k = m == 0 ? 5 : 0; // empty M, then empty K (all-zero sums)
+        const auto out = runNode(spec, {Tensor(DType::U8, {m, k}), randomTensor(DType::I8, {k, 4}, 1, -128, 128)}, false, 2)[0];
+        ASSERT_EQ(out.shape(), (Shape{m, 4}));
+        for (int64_t i = 0; i < out.numel(); ++i) EXPECT_EQ(out.data<int32_t>()[i], 0);
+    }
+    NodeSpec conv{"ConvInteger", "", 10, {}, 1};
+    conv.constantInputs = {false, true};
+    EXPECT_EQ(runNode(conv, {Tensor(DType::U8, {0, 2, 5, 5}), randomTensor(DType::U8, {3, 2, 3, 3}, 1, 0, 256)}, false, 2)[0].shape(),
+              (Shape{0, 3, 3, 3}));
+}
+
 } // namespace
 } // namespace opstudio
