@@ -3,6 +3,7 @@
 // asymmetric pads, groups, depthwise, auto_pad), plus hand-checked values and error paths.
 #include "support/test_util.h"
 
+#include "opstudio/ir/half.h"
 #include "opstudio/runtime/session.h"
 #include "opstudio/util/error.h"
 
@@ -159,6 +160,30 @@ TEST(Conv, DoubleUsesReference) {
     const auto b = runNode({"Conv", "", 17, {}}, {x, w}, true);
     EXPECT_TRUE(allClose(a[0], b[0], 1e-12, 1e-12));
     EXPECT_EQ(a[0].shape(), (std::vector<int64_t>{1, 3, 3, 3}));
+}
+
+TEST(Conv, Float16ComputesInFloat) {
+    const Tensor x = randomTensor(DType::F32, {1, 3, 7, 7}, 3);
+    const Tensor w = randomTensor(DType::F32, {4, 3, 3, 3}, 4);
+    auto half = [](const Tensor& t) {
+        Tensor out(DType::F16, t.shape());
+        for (int64_t i = 0; i < t.numel(); ++i)
+            out.data<uint16_t>()[i] = ir::floatToHalf(t.data<float>()[i]);
+        return out;
+    };
+    auto widen = [](const Tensor& t) {
+        Tensor out(DType::F32, t.shape());
+        for (int64_t i = 0; i < t.numel(); ++i)
+            out.data<float>()[i] = ir::halfToFloat(t.data<uint16_t>()[i]);
+        return out;
+    };
+    const Tensor xh = half(x), wh = half(w);
+    const Tensor expected = runNode({"Conv", "", 17, {}}, {widen(xh), widen(wh)}, true)[0];
+    for (bool reference : {true, false}) {
+        const auto y = runNode({"Conv", "", 17, {}, 1, {false, true}}, {xh, wh}, reference);
+        ASSERT_EQ(y[0].dtype(), DType::F16);
+        EXPECT_TRUE(allClose(widen(y[0]), expected, 1e-2, 1e-2));
+    }
 }
 
 TEST(Conv, EmptyBatchGivesEmptyOutput) {

@@ -3,6 +3,7 @@
 // and fed weights; integer MatMul; Einsum patterns; error paths.
 #include "support/test_util.h"
 
+#include "opstudio/ir/half.h"
 #include "opstudio/runtime/session.h"
 #include "opstudio/util/error.h"
 
@@ -109,6 +110,44 @@ TEST(MatMul, ReportsPathByDtype) {
         ASSERT_TRUE(session.ok()) << session.error().describe();
         EXPECT_EQ(session.value()->kernelPath(model->graph->order()[0]),
                   dt == DType::F32 ? "onednn" : "reference");
+    }
+}
+
+/// Rounds a float tensor through float16 or bfloat16 (the values a half model would hold).
+Tensor toHalf(const Tensor& t, DType dt) {
+    Tensor out(dt, t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i)
+        out.data<uint16_t>()[i] =
+            dt == DType::F16 ? ir::floatToHalf(t.data<float>()[i]) : ir::floatToBfloat16(t.data<float>()[i]);
+    return out;
+}
+Tensor toFloat(const Tensor& t) {
+    Tensor out(DType::F32, t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i)
+        out.data<float>()[i] = t.dtype() == DType::F16 ? ir::halfToFloat(t.data<uint16_t>()[i])
+                                                       : ir::bfloat16ToFloat(t.data<uint16_t>()[i]);
+    return out;
+}
+
+TEST(MatMul, HalfTypesComputeInFloat) {
+    for (DType dt : {DType::F16, DType::BF16}) {
+        const Tensor a = toHalf(randomTensor(DType::F32, {2, 7, 13}, 1), dt);
+        const Tensor b = toHalf(randomTensor(DType::F32, {13, 5}, 2), dt);
+        // Expected: the fp32 product of the rounded operands, rounded once more.
+        const Tensor expected =
+            toFloat(toHalf(runNode({"MatMul", "", 13, {}}, {toFloat(a), toFloat(b)}, true)[0], dt));
+        for (bool reference : {true, false})
+            for (bool constB : {false, true}) {
+                const auto y = runNode({"MatMul", "", 13, {}, 1, {false, constB}}, {a, b}, reference);
+                ASSERT_EQ(y[0].dtype(), dt);
+                EXPECT_TRUE(allClose(toFloat(y[0]), expected, 1e-2, 1e-2));
+            }
+        const auto g = runNode({"Gemm", "", 13, {attrInt("transB", 1)}, 1, {false, true, true}},
+                               {toHalf(randomTensor(DType::F32, {7, 13}, 3), dt),
+                                toHalf(randomTensor(DType::F32, {5, 13}, 4), dt),
+                                toHalf(randomTensor(DType::F32, {5}, 5), dt)});
+        EXPECT_EQ(g[0].dtype(), dt);
+        EXPECT_EQ(g[0].shape(), (Shape{7, 5}));
     }
 }
 

@@ -515,10 +515,11 @@ private:
     onednn::ShapeCache<ConvPrimitive> m_cache;
 };
 
+/// float16/bfloat16 convolutions compute in fp32 (halfAsFloat).
 KernelFactory convFactory(bool transposed, bool fused) {
-    return [transposed, fused](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    return onednn::halfAsFloat([transposed, fused](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<ConvKernel>(init, transposed, fused);
-    };
+    });
 }
 
 } // namespace

@@ -745,13 +745,14 @@ private:
     OnednnMatMul m_onednn;
 };
 
+/// float16/bfloat16 products compute in fp32 (halfAsFloat); other dtypes go straight through.
 template <typename K, bool kFused = false> KernelFactory factory() {
-    return [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    return onednn::halfAsFloat([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         if constexpr (std::is_same_v<K, MatMulKernel>)
             return std::make_unique<MatMulKernel>(init, kFused);
         else
             return std::make_unique<K>(init);
-    };
+    });
 }
 
 } // namespace

@@ -203,7 +203,107 @@ bool mayBeF32(const KernelInit& init, size_t input) {
         return init.constInputs[input]->dtype() == DType::F32;
     if (!init.model || !init.model->graph || input >= init.node.inputs.size()) return true;
     const ir::Value* v = init.model->graph->findValue(init.node.inputs[input]);
-    return !v || !v->hasType || v->dtype == DType::Undefined || v->dtype == DType::F32;
+    return !v || !v->hasType || v->dtype == DType::Undefined || v->dtype == DType::F32 ||
+           v->dtype == DType::F16 || v->dtype == DType::BF16;
+}
+
+namespace {
+
+bool isHalf(DType t) {
+    return t == DType::F16 || t == DType::BF16;
+}
+
+Tensor widen(const Tensor& t) {
+    Tensor out(DType::F32, t.shape());
+    const uint16_t* src = t.data<uint16_t>();
+    float* dst = out.data<float>();
+    const int64_t n = t.numel();
+    if (t.dtype() == DType::F16)
+        for (int64_t i = 0; i < n; ++i)
+            dst[i] = ir::halfToFloat(src[i]);
+    else
+        for (int64_t i = 0; i < n; ++i)
+            dst[i] = ir::bfloat16ToFloat(src[i]);
+    return out;
+}
+
+void narrow(const Tensor& wide, Tensor& out) {
+    const float* src = wide.data<float>();
+    uint16_t* dst = out.data<uint16_t>();
+    const int64_t n = wide.numel();
+    if (out.dtype() == DType::F16)
+        for (int64_t i = 0; i < n; ++i)
+            dst[i] = ir::floatToHalf(src[i]);
+    else
+        for (int64_t i = 0; i < n; ++i)
+            dst[i] = ir::floatToBfloat16(src[i]);
+}
+
+class HalfAsFloatKernel final : public Kernel {
+public:
+    HalfAsFloatKernel(const KernelInit& init, const KernelFactory& inner)
+        : m_constHalf(init.constInputs.size()), m_constWide(init.constInputs.size()) {
+        std::vector<const Tensor*> consts(init.constInputs.size(), nullptr);
+        for (size_t i = 0; i < consts.size(); ++i) {
+            const Tensor* c = init.constInputs[i];
+            if (c && isHalf(c->dtype())) {
+                m_constHalf[i] = *c;
+                m_constWide[i] = widen(*c);
+                consts[i] = &m_constWide[i];
+            } else {
+                consts[i] = c;
+            }
+        }
+        KernelInit wide{init.node, init.opset, consts, init.model, init.threads, init.reference};
+        m_inner = inner(wide);
+    }
+
+    std::string_view path() const override { return m_inner->path(); }
+
+    void run(KernelContext& ctx) override {
+        DType half = DType::Undefined;
+        for (size_t i = 0; i < ctx.inputCount(); ++i)
+            if (ctx.hasInput(i) && isHalf(ctx.input(i).dtype())) half = ctx.input(i).dtype();
+        if (half == DType::Undefined) return m_inner->run(ctx);
+        std::vector<Tensor> wide(ctx.inputCount());
+        std::vector<const Tensor*> inputs(ctx.inputCount(), nullptr);
+        for (size_t i = 0; i < ctx.inputCount(); ++i) {
+            if (!ctx.hasInput(i)) continue;
+            const Tensor& t = ctx.input(i);
+            if (!isHalf(t.dtype())) {
+                inputs[i] = &t;
+            } else if (i < m_constHalf.size() && m_constHalf[i].defined() &&
+                       m_constHalf[i].raw() == t.raw()) {
+                inputs[i] = &m_constWide[i]; // widened once at build (and packed by the inner kernel)
+            } else {
+                wide[i] = widen(t);
+                inputs[i] = &wide[i];
+            }
+        }
+        std::vector<Tensor> outs(ctx.outputCount());
+        KernelContext inner(ctx.node(), inputs, outs, ctx.scope(), nullptr, ctx.threads());
+        m_inner->run(inner);
+        for (size_t o = 0; o < outs.size(); ++o) {
+            if (!outs[o].defined()) continue;
+            if (outs[o].dtype() != DType::F32) {
+                ctx.setOutput(o, outs[o]);
+                continue;
+            }
+            narrow(outs[o], ctx.allocate(o, half, outs[o].shape()));
+        }
+    }
+
+private:
+    std::vector<Tensor> m_constHalf, m_constWide;
+    std::unique_ptr<Kernel> m_inner;
+};
+
+} // namespace
+
+KernelFactory halfAsFloat(KernelFactory inner) {
+    return [inner = std::move(inner)](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<HalfAsFloatKernel>(init, inner);
+    };
 }
 
 } // namespace opstudio::rt::onednn

@@ -97,8 +97,14 @@ private:
 /// Concrete shape of a value from the model's shape information, when every dim is known.
 /// Lets factories build primitives (and pack weights) at session build instead of the first run.
 std::optional<Shape> knownShape(const KernelInit& init, size_t input);
-/// True unless the model says input `input` has another dtype than f32: the fast path is then
-/// never taken, so the kernel reports "reference" to profiles.
+/// True unless the model says input `input` has a dtype that is not computed in f32 (f16 and
+/// bf16 are, through halfAsFloat): the fast path is then never taken, so the kernel reports
+/// "reference" to profiles.
 bool mayBeF32(const KernelInit& init, size_t input);
+
+/// Wraps a float kernel factory so that float16/bfloat16 operands are computed in fp32: inputs
+/// are widened per run (constant ones once, at build, so weights are still packed once) and
+/// outputs narrowed back (round to nearest even). Other dtypes go straight to the inner kernel.
+KernelFactory halfAsFloat(KernelFactory inner);
 
 } // namespace opstudio::rt::onednn
