@@ -173,9 +173,9 @@ TEST(CastNodeCases, Pass) {
     for (const auto& dir : testing::listCaseDirs(root)) {
         const std::string name = std::filesystem::path(dir).filename().string();
         if (name.rfind("test_cast_", 0) != 0 && name.rfind("test_castlike_", 0) != 0) continue;
-        // ONNX 1.12 stores bfloat16 test tensors with data_type UINT16, which the case loader
-        // rejects against the model's bfloat16 type; the bits are checked in Bfloat16Truncates... above.
-        if (name.find("BFLOAT16") != std::string::npos) continue;
+        // The ONNX 1.12 castlike bfloat16 cases feed 'like' with shape {1} to a model declaring {3,4},
+        // which the session's feed check rejects before Cast runs; their bits are checked above.
+        if (name.rfind("test_castlike_", 0) == 0 && name.find("BFLOAT16") != std::string::npos) continue;
         const auto r = testing::runOnnxCase(dir);
         EXPECT_EQ(r.outcome, testing::CaseOutcome::Passed) << name << ": " << r.message;
         ++ran;
