@@ -363,5 +363,44 @@ TEST(QuantKernels, EmptyTensorsGiveEmptyOutputs) {
               (Shape{0, 3, 3, 3}));
 }
 
+TEST(MatMulNBits, HandComputedFourBitBlock) {
+    // K = 16, N = 1, one block: every nibble 9, default zero point 8, scale 0.5 -> w = 0.5; A = 1 -> 8.
+    std::vector<uint8_t> b(8, 0x99);
+    const std::vector<ir::Attribute> attrs = {attrInt("K", 16), attrInt("N", 1), attrInt("bits", 4), attrInt("block_size", 16)};
+    NodeSpec spec{"MatMulNBits", "com.microsoft", 1, attrs, 1};
+    const Tensor a = Tensor::fromVector<float>({1, 16}, std::vector<float>(16, 1.f));
+    const std::vector<Tensor> in = {a, Tensor::fromVector<uint8_t>({1, 1, 8}, b), Tensor::fromVector<float>({1}, {0.5f})};
+    EXPECT_TRUE(testing::allClose(runNode(spec, in)[0], Tensor::fromVector<float>({1, 1}, {8.f})));
+    // Explicit zero point 3 (low nibble of block 0): w = (9 - 3) * 0.5 = 3 -> 48.
+    std::vector<Tensor> withZp = in;
+    withZp.push_back(Tensor::fromVector<uint8_t>({1}, {0x03}));
+    EXPECT_TRUE(testing::allClose(runNode(spec, withZp)[0], Tensor::fromVector<float>({1, 1}, {48.f})));
+}
+
+TEST(MatMulNBits, FastMatchesReferenceForDecodeAndPrefill) {
+    for (int64_t bits : {4, 8}) {
+        const int64_t k = 100, n = 13, block = 32, kBlocks = 4, blob = block * bits / 8;
+        const Tensor b = randomTensor(DType::U8, {n, kBlocks, blob}, bits, 0, 256);
+        const Tensor scales = randomTensor(DType::F32, {n * kBlocks}, bits + 1, 0.01, 0.1);
+        const int64_t zpPerColumn = (kBlocks * bits + 7) / 8;
+        const Tensor zeros = randomTensor(DType::U8, {n * zpPerColumn}, bits + 2, 0, 256);
+        const Tensor bias = randomTensor(DType::F32, {n}, bits + 3);
+        const std::vector<ir::Attribute> attrs = {attrInt("K", k), attrInt("N", n), attrInt("bits", bits), attrInt("block_size", block)};
+        NodeSpec spec{"MatMulNBits", "com.microsoft", 1, attrs, 1};
+        spec.constantInputs = {false, true, true, true, false, true};
+        for (const Shape& aShape : {Shape{1, k}, Shape{7, k}, Shape{2, 17, k}}) {
+            const std::vector<Tensor> in = {randomTensor(DType::F32, aShape, 5), b, scales, zeros, Tensor(), bias};
+            const auto fast = runNode(spec, in, false, 2)[0];
+            EXPECT_TRUE(testing::allClose(fast, runNode(spec, in, true)[0], 1e-4, 1e-4)) << bits << " " << ir::shapeToString(aShape);
+            Shape outShape = aShape;
+            outShape.back() = n;
+            EXPECT_EQ(fast.shape(), outShape);
+        }
+    }
+    NodeSpec bad{"MatMulNBits", "com.microsoft", 1, {attrInt("K", 16), attrInt("N", 1), attrInt("bits", 3), attrInt("block_size", 16)}, 1};
+    EXPECT_THROW(runNode(bad, {randomTensor(DType::F32, {1, 16}, 1), Tensor(DType::U8, {1, 1, 6}), Tensor::fromVector<float>({1}, {1})}),
+                 Error);
+}
+
 } // namespace
 } // namespace opstudio

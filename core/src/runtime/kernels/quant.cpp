@@ -13,6 +13,7 @@
 // by b' = b - 128 with zb' = zb - 128 (the differences b - zb are unchanged).
 #include "runtime/kernels/kernel_util.h"
 
+#include <Eigen/Core>
 #include <dnnl.hpp>
 
 #include <algorithm>
@@ -851,6 +852,141 @@ KernelFactory integerMatMulFactory(IntMatMulMode mode, bool reference) {
     };
 }
 
+// ---------------------------------------------------------------------------------------------
+// com.microsoft MatMulNBits: weight-only block quantization for LLM decode.
+// B holds W [N, K] in blocks of `block_size` along K, `bits` (4 or 8) per value, low nibble
+// first; each (n, block) has a float scale and an unsigned zero point (default 2^(bits-1)):
+//   W[n, k] = (q[n, k] - zp[n, k / block_size]) * scale[n, k / block_size];   Y = A . W^T (+ bias)
+// Decode is memory-bound, so the fast path reads the packed weights once per call and
+// dequantizes one block at a time into a small buffer (in cache) for the dot products;
+// for many rows (prefill) it dequantizes W^T once per call and runs an Eigen GEMM.
+
+struct NBitsLayout {
+    int64_t k = 0, n = 0, bits = 4, blockSize = 32, kBlocks = 0, blobSize = 0, zpPerColumn = 0;
+};
+
+struct NBitsWeights {
+    const uint8_t* b = nullptr;
+    const float* scales = nullptr;
+    const uint8_t* zeros = nullptr; // packed like the values; null = 2^(bits-1)
+
+    /// Dequantizes block `blk` of column `col` (len = valid K elements in it) into out.
+    void block(const NBitsLayout& l, int64_t col, int64_t blk, float* out, int64_t len) const {
+        const uint8_t* blob = b + (col * l.kBlocks + blk) * l.blobSize;
+        const float s = scales[col * l.kBlocks + blk];
+        int32_t zp = 1 << (l.bits - 1);
+        if (zeros) {
+            if (l.bits == 4) {
+                const uint8_t z = zeros[col * l.zpPerColumn + blk / 2];
+                zp = (blk & 1) ? (z >> 4) : (z & 0xF);
+            } else {
+                zp = zeros[col * l.zpPerColumn + blk];
+            }
+        }
+        if (l.bits == 4) {
+            for (int64_t j = 0; j < len; ++j) {
+                const uint8_t v = blob[j / 2];
+                out[j] = static_cast<float>(((j & 1) ? (v >> 4) : (v & 0xF)) - zp) * s;
+            }
+        } else {
+            for (int64_t j = 0; j < len; ++j) out[j] = static_cast<float>(blob[j] - zp) * s;
+        }
+    }
+};
+
+void matMulNBits(KernelContext& ctx, bool reference) {
+    const ir::Node& node = ctx.node();
+    NBitsLayout l;
+    l.k = node.attrInt("K", 0);
+    l.n = node.attrInt("N", 0);
+    l.bits = node.attrInt("bits", 4);
+    l.blockSize = node.attrInt("block_size", 0);
+    if (l.bits != 4 && l.bits != 8) kernelFail(node, "MatMulNBits: bits must be 4 or 8, got " + std::to_string(l.bits));
+    if (l.k <= 0 || l.n <= 0 || l.blockSize < 16 || (l.blockSize & (l.blockSize - 1)) != 0)
+        kernelFail(node, "MatMulNBits: K, N must be > 0 and block_size a power of two >= 16");
+    l.kBlocks = (l.k + l.blockSize - 1) / l.blockSize;
+    l.blobSize = l.blockSize * l.bits / 8;
+    l.zpPerColumn = (l.kBlocks * l.bits + 7) / 8;
+    const Tensor& a = requireInput(ctx, 0, "A");
+    const Tensor& b = requireInput(ctx, 1, "B");
+    const Tensor& sc = requireInput(ctx, 2, "scales");
+    if (a.dtype() != DType::F32) kernelFail(node, "MatMulNBits: only float A is supported, got " + std::string(ir::dtypeName(a.dtype())));
+    if (a.rank() < 1 || a.dim(-1) != l.k) kernelFail(node, "MatMulNBits: A's last dim must be K = " + std::to_string(l.k));
+    if (b.dtype() != DType::U8 || b.numel() != l.n * l.kBlocks * l.blobSize)
+        kernelFail(node, "MatMulNBits: B must be uint8 [N, k_blocks, blob_size]");
+    if (sc.dtype() != DType::F32 || sc.numel() != l.n * l.kBlocks)
+        kernelFail(node, "MatMulNBits: scales must be float with N * k_blocks elements");
+    NBitsWeights w{b.data<uint8_t>(), sc.data<float>(), nullptr};
+    if (ctx.hasInput(3)) {
+        const Tensor& z = ctx.input(3);
+        if (z.dtype() != DType::U8 || z.numel() != l.n * l.zpPerColumn)
+            kernelFail(node, "MatMulNBits: only packed uint8 zero points are supported");
+        w.zeros = z.data<uint8_t>();
+    }
+    if (ctx.hasInput(4)) kernelFail(node, "MatMulNBits: g_idx (act-order) is not supported");
+    const float* bias = nullptr;
+    if (ctx.hasInput(5)) {
+        const Tensor& bt = ctx.input(5);
+        if (bt.dtype() != DType::F32 || bt.numel() != l.n) kernelFail(node, "MatMulNBits: bias must be float with N elements");
+        bias = bt.data<float>();
+    }
+    Shape outShape(a.shape().begin(), a.shape().end() - 1);
+    outShape.push_back(l.n);
+    const int64_t rows = a.numel() / l.k;
+    const float* as = a.data<float>();
+    float* y = ctx.allocate(0, DType::F32, outShape).data<float>();
+    if (rows == 0) return;
+
+    if (reference) {
+        std::vector<float> wt(static_cast<size_t>(l.n * l.k));
+        for (int64_t col = 0; col < l.n; ++col)
+            for (int64_t blk = 0; blk < l.kBlocks; ++blk)
+                w.block(l, col, blk, wt.data() + col * l.k + blk * l.blockSize, std::min(l.blockSize, l.k - blk * l.blockSize));
+        for (int64_t i = 0; i < rows; ++i)
+            for (int64_t col = 0; col < l.n; ++col) {
+                float acc = bias ? bias[col] : 0.f;
+                for (int64_t kk = 0; kk < l.k; ++kk) acc += as[i * l.k + kk] * wt[col * l.k + kk];
+                y[i * l.n + col] = acc;
+            }
+        return;
+    }
+    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    constexpr int64_t kGemmRows = 16;
+    if (rows >= kGemmRows) {
+        // Prefill: W^T [K, N] dequantized once, then one GEMM.
+        RowMajor wt(l.k, l.n);
+        parallelFor(l.n, [&](int64_t begin, int64_t end) {
+            std::vector<float> tmp(static_cast<size_t>(l.blockSize));
+            for (int64_t col = begin; col < end; ++col)
+                for (int64_t blk = 0; blk < l.kBlocks; ++blk) {
+                    const int64_t len = std::min(l.blockSize, l.k - blk * l.blockSize);
+                    w.block(l, col, blk, tmp.data(), len);
+                    for (int64_t j = 0; j < len; ++j) wt(blk * l.blockSize + j, col) = tmp[j];
+                }
+        }, l.k);
+        Eigen::Map<const RowMajor> am(as, rows, l.k);
+        Eigen::Map<RowMajor> ym(y, rows, l.n);
+        ym.noalias() = am * wt;
+        if (bias) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias, l.n);
+        return;
+    }
+    // Decode: columns over threads, one dequantized block at a time.
+    parallelFor(l.n, [&](int64_t begin, int64_t end) {
+        std::vector<float> tmp(static_cast<size_t>(l.blockSize));
+        std::vector<float> acc(static_cast<size_t>(rows));
+        for (int64_t col = begin; col < end; ++col) {
+            std::fill(acc.begin(), acc.end(), bias ? bias[col] : 0.f);
+            for (int64_t blk = 0; blk < l.kBlocks; ++blk) {
+                const int64_t k0 = blk * l.blockSize, len = std::min(l.blockSize, l.k - k0);
+                w.block(l, col, blk, tmp.data(), len);
+                Eigen::Map<const Eigen::VectorXf> wv(tmp.data(), len);
+                for (int64_t i = 0; i < rows; ++i) acc[i] += Eigen::Map<const Eigen::VectorXf>(as + i * l.k + k0, len).dot(wv);
+            }
+            for (int64_t i = 0; i < rows; ++i) y[i * l.n + col] = acc[i];
+        }
+    }, l.k * rows + l.k);
+}
+
 class IntegerConvKernel final : public Kernel {
 public:
     IntegerConvKernel(const KernelInit& init, bool qlinear, bool reference) : m_qlinear(qlinear) {
@@ -898,6 +1034,8 @@ void registerQuantKernels(KernelRegistry& r) {
         const int64_t since = std::string_view(domain).empty() ? 10 : 1;
         r.add({op, since, kLatestOpset, domain}, integerMatMulFactory(mode, false), integerMatMulFactory(mode, true));
     }
+    r.add({"MatMulNBits", 1, kLatestOpset, "com.microsoft"}, fn([](KernelContext& ctx) { matMulNBits(ctx, false); }, "eigen"),
+          fn([](KernelContext& ctx) { matMulNBits(ctx, true); }));
     r.add({"ConvInteger", 10, kLatestOpset, ""}, integerConvFactory(false, false), integerConvFactory(false, true));
     r.add({"QLinearConv", 10, kLatestOpset, ""}, integerConvFactory(true, false), integerConvFactory(true, true));
 }
