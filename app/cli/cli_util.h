@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the subcommands: loading with a clear error, JSON output, --dim parsing.
 #include "opstudio/ir/graph.h"
+#include "opstudio/runtime/session.h"
 #include "opstudio/util/error.h"
 
 #include <CLI/CLI.hpp>
@@ -31,6 +32,10 @@ void emitJson(const JsonOption& json, const nlohmann::json& doc);
 
 /// Parses "NAME=VALUE" pairs given with --dim.
 std::map<std::string, int64_t> parseDims(const std::vector<std::string>& specs);
+
+/// Feeds from a folder of input_N.pb (ONNX test-data layout): matched to the session's inputs by
+/// TensorProto name when set, else by position; dtype, rank and known dims are checked.
+std::map<std::string, ir::Tensor> readFeedFolder(const rt::Session& session, const std::string& dir);
 
 /// [1, "batch", null] for a value shape; null when even the rank is unknown.
 nlohmann::json shapeToJson(const ir::ValueShape& shape);

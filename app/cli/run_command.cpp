@@ -28,69 +28,6 @@ struct RunRequest {
     JsonOption json;
 };
 
-/// input_N.pb files of a folder, ordered by N.
-std::vector<fs::path> tensorFiles(const fs::path& dir, const std::string& prefix) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw CliError("inputs folder '" + dir.string() + "' does not exist");
-    const std::regex pattern(prefix + "_([0-9]+)\\.pb");
-    std::vector<std::pair<long, fs::path>> found;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-        std::smatch m;
-        const std::string name = entry.path().filename().string();
-        if (std::regex_match(name, m, pattern)) found.emplace_back(std::stol(m[1]), entry.path());
-    }
-    std::sort(found.begin(), found.end());
-    std::vector<fs::path> out;
-    for (auto& [i, p] : found) out.push_back(p);
-    return out;
-}
-
-void checkFeed(const rt::IoInfo& info, const ir::Tensor& t, const std::string& file) {
-    if (t.dtype() != info.dtype)
-        throw CliError("input '" + info.name + "' from " + file + " has dtype " + std::string(ir::dtypeName(t.dtype())) +
-                       ", the model expects " + std::string(ir::dtypeName(info.dtype)));
-    if (!info.shape) return;
-    const auto& dims = *info.shape;
-    bool ok = static_cast<int>(dims.size()) == t.rank();
-    for (size_t i = 0; ok && i < dims.size(); ++i)
-        if (dims[i].known() && dims[i].value != t.shape()[i]) ok = false;
-    if (!ok)
-        throw CliError("input '" + info.name + "' from " + file + " has shape " + ir::shapeToString(t.shape()) +
-                       ", the model expects " + ir::valueShapeToString(info.shape));
-}
-
-std::map<std::string, ir::Tensor> readFeeds(const rt::Session& session, const fs::path& dir) {
-    const auto files = tensorFiles(dir, "input");
-    const auto& inputs = session.inputs();
-    if (files.size() != inputs.size())
-        throw CliError("the model has " + std::to_string(inputs.size()) + " inputs but '" + dir.string() + "' holds " +
-                       std::to_string(files.size()) + " input_N.pb files");
-    std::map<std::string, ir::Tensor> feeds;
-    for (size_t i = 0; i < files.size(); ++i) {
-        std::string name;
-        auto tensor = onnxio::readTensorFile(files[i].string(), &name);
-        if (!tensor.ok()) throw tensor.error();
-        // Matched by the tensor's name when it has one, by position otherwise.
-        const rt::IoInfo* info = nullptr;
-        if (!name.empty()) {
-            for (const auto& in : inputs)
-                if (in.name == name) info = &in;
-            if (!info) {
-                std::string known;
-                for (const auto& in : inputs) known += (known.empty() ? "" : ", ") + in.name;
-                throw CliError("'" + files[i].filename().string() + "' holds tensor '" + name +
-                               "', which is not an input of the model (inputs: " + known + ")");
-            }
-        } else {
-            info = &inputs[i];
-        }
-        if (feeds.count(info->name)) throw CliError("input '" + info->name + "' is given twice");
-        checkFeed(*info, tensor.value(), files[i].filename().string());
-        feeds[info->name] = tensor.value();
-    }
-    return feeds;
-}
-
 void writeTensor(const ir::Tensor& t, const std::string& name, const fs::path& path) {
     auto status = onnxio::writeTensorFile(t, name, path.string());
     if (!status.ok()) throw status.error();
@@ -127,7 +64,7 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
 
             std::map<std::string, ir::Tensor> feeds;
             if (!request->inputs.empty()) {
-                feeds = readFeeds(s, request->inputs);
+                feeds = readFeedFolder(s, request->inputs);
             } else {
                 feeds = rt::randomFeeds(s, request->seed);
                 // The generated inputs are saved so the run can be replayed with --inputs.
