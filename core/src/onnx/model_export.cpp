@@ -328,6 +328,7 @@ public:
         }
     }
     size_t size() const { return m_size; }
+    int fd() const { return m_fd; }
     const fs::path& path() const { return m_path; }
     void commit() {
         if (::fsync(m_fd) != 0 || ::close(m_fd) != 0) {
@@ -471,10 +472,10 @@ Status saveModel(const ir::Model& model, const std::string& path, const SaveOpti
             return Error("the model is larger than protobuf's 2 GB limit; save with external data", where);
         if (options.check && !external) runChecker(proto);
 
-        std::string bytes;
-        if (!proto.SerializeToString(&bytes)) return Error("cannot serialize the model", where);
         TempFile modelFile(out);
-        modelFile.write(bytes.data(), bytes.size());
+        // Streamed to the file: a serialized copy in memory would double the peak for big models.
+        if (!proto.SerializeToFileDescriptor(modelFile.fd()))
+            return Error("cannot write the model (disk full?)", where);
         if (dataFile) dataFile->commit();
         if (options.check && external) {
             // The checker resolves external data next to the file it reads; the temp file sits
