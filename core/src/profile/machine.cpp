@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <time.h>
+
 namespace opstudio::profile {
 
 namespace {
@@ -27,8 +29,12 @@ constexpr int kAcc = 12;
 // Iterations per thread per trial: ~40 ms at AVX-512 rates, long enough to swamp timer noise.
 constexpr int64_t kFmaIters = 20'000'000;
 constexpr int64_t kVnniIters = 10'000'000;
-constexpr size_t kStreamBytes = size_t{256} << 20; // far beyond any last-level cache here
+// The streamed buffer is twice the last-level cache, within [256 MiB, 1 GiB].
+constexpr size_t kMinStreamBytes = size_t{256} << 20;
+constexpr size_t kMaxStreamBytes = size_t{1} << 30;
 constexpr int kTrials = 3;
+constexpr int kMemTrials = 2;
+constexpr int kCacheRepeats = 200;
 
 __attribute__((target("avx512f"))) double fmaLoopAvx512(int64_t iters) {
     __m512 acc[kAcc];
@@ -125,22 +131,56 @@ double streamReadSse(const float* p, size_t n) {
 
 volatile double g_sink = 0; // keeps the probe loops from being optimised away
 
-// Best of kTrials: seconds for every thread to run `work` once (all threads start together).
-template <typename F> double bestSeconds(int threads, F&& work) {
-    double best = 1e30;
-    for (int t = 0; t < kTrials; ++t) {
+double threadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Runs `work` once on every thread, kTrials times, and returns each trial's per-thread CPU
+// seconds. CPU time, not wall time: the probe must give the same answer on a machine that is
+// busy with other work (a build on the other core), where wall time measures the scheduler.
+template <typename F> std::vector<std::vector<double>> cpuSecondsPerTrial(int threads, int trials, F&& work) {
+    std::vector<std::vector<double>> out;
+    for (int t = 0; t < trials; ++t) {
+        std::vector<double> secs(static_cast<size_t>(threads), 0.0);
         double sink = 0;
-        const auto t0 = SteadyClock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-        sink += work(omp_get_thread_num(), omp_get_num_threads());
-        const double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+        {
+            const int tid = omp_get_thread_num();
+            const double c0 = threadCpuSeconds();
+            sink += work(tid, omp_get_num_threads());
+            secs[static_cast<size_t>(tid)] = threadCpuSeconds() - c0;
+        }
         g_sink = g_sink + sink;
-        best = std::min(best, s);
+        out.push_back(std::move(secs));
+    }
+    return out;
+}
+
+// Throughput of equal per-thread work: each thread's rate summed (cores add up), best trial.
+double bestSummedRate(const std::vector<std::vector<double>>& trials, double workPerThread) {
+    double best = 0;
+    for (const auto& secs : trials) {
+        double rate = 0;
+        for (double s : secs) rate += s > 0 ? workPerThread / s : 0;
+        best = std::max(best, rate);
     }
     return best;
 }
 
-Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const float* stream, size_t streamFloats) {
+// Shared-resource throughput (bandwidth): all bytes over the slowest thread, best trial.
+double bestSharedRate(const std::vector<std::vector<double>>& trials, double totalWork) {
+    double best = 0;
+    for (const auto& secs : trials) {
+        const double slowest = *std::max_element(secs.begin(), secs.end());
+        if (slowest > 0) best = std::max(best, totalWork / slowest);
+    }
+    return best;
+}
+
+Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const float* stream, size_t streamFloats,
+                         const float* cache, size_t cacheFloats) {
     Ceilings c;
     c.threads = threads;
     int lanes = 4;
@@ -155,22 +195,56 @@ Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const f
         lanes = 8;
         iters = kFmaIters / 2;
     }
-    const double fmaSec = bestSeconds(threads, [&](int, int) { return fmaLoop(iters); });
-    c.fp32Gflops = static_cast<double>(threads) * static_cast<double>(iters) * kAcc * lanes * 2 / fmaSec / 1e9;
+    // flops per thread = iterations · accumulators · lanes · 2 (an FMA is a multiply and an add).
+    const double fmaFlops = static_cast<double>(iters) * kAcc * lanes * 2;
+    c.fp32Gflops = bestSummedRate(cpuSecondsPerTrial(threads, kTrials, [&](int, int) { return fmaLoop(iters); }),
+                                  fmaFlops) / 1e9;
     if (vnni) {
-        const double sec = bestSeconds(threads, [&](int, int) { return vnniLoop(kVnniIters); });
-        c.int8Gops = static_cast<double>(threads) * static_cast<double>(kVnniIters) * kAcc * 128 / sec / 1e9;
+        const double ops = static_cast<double>(kVnniIters) * kAcc * 128;
+        c.int8Gops = bestSummedRate(cpuSecondsPerTrial(threads, kTrials, [&](int, int) { return vnniLoop(kVnniIters); }),
+                                    ops) / 1e9;
     }
     const bool avx2 = isa != "sse";
-    const double memSec = bestSeconds(threads, [&](int tid, int n) {
+    auto readSlice = [avx2](const float* base, size_t floats, int tid, int n) {
         // Each thread streams its own contiguous slice (64-byte aligned chunk boundaries).
-        const size_t chunk = (streamFloats / static_cast<size_t>(n)) & ~size_t{15};
-        const float* p = stream + chunk * static_cast<size_t>(tid);
-        const size_t len = tid == n - 1 ? streamFloats - chunk * static_cast<size_t>(tid) : chunk;
+        const size_t chunk = (floats / static_cast<size_t>(n)) & ~size_t{15};
+        const float* p = base + chunk * static_cast<size_t>(tid);
+        const size_t len = tid == n - 1 ? floats - chunk * static_cast<size_t>(tid) : chunk;
         return avx2 ? streamReadAvx2(p, len) : streamReadSse(p, len);
-    });
-    c.memGBps = static_cast<double>(streamFloats * sizeof(float)) / memSec / 1e9;
+    };
+    c.memGBps = bestSharedRate(cpuSecondsPerTrial(threads, kMemTrials,
+                                                  [&](int tid, int n) { return readSlice(stream, streamFloats, tid, n); }),
+                               static_cast<double>(streamFloats * sizeof(float))) / 1e9;
+    // Cache: each thread re-reads a private buffer that fits its L2.
+    c.cacheGBps = bestSummedRate(cpuSecondsPerTrial(threads, kTrials,
+                                                    [&](int tid, int) {
+                                                        double s = 0;
+                                                        for (int r = 0; r < kCacheRepeats; ++r) {
+                                                            const float* p = cache + cacheFloats * static_cast<size_t>(tid);
+                                                            // Hide the pointer so the reads are not hoisted out of the loop.
+                                                            asm volatile("" : "+r"(p) : : "memory");
+                                                            s += readSlice(p, cacheFloats, 0, 1);
+                                                        }
+                                                        return s;
+                                                    }),
+                                 static_cast<double>(cacheFloats * sizeof(float)) * kCacheRepeats) / 1e9;
+    c.cacheBytes = static_cast<int64_t>(cacheFloats * sizeof(float));
     return c;
+}
+
+// Size of a cache level from sysfs ("2048K"); 0 when unknown.
+size_t cacheSize(int index) {
+    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/size");
+    std::string text;
+    if (!(in >> text) || text.empty()) return 0;
+    size_t mult = 1;
+    if (text.back() == 'K') mult = size_t{1} << 10;
+    else if (text.back() == 'M') mult = size_t{1} << 20;
+    try {
+        return static_cast<size_t>(std::stoull(text)) * mult;
+    } catch (...) {
+        return 0;
+    }
 }
 
 std::string cpuModelName() {
@@ -211,15 +285,24 @@ MachineInfo measureMachine(int maxThreads) {
     m.measuredAt = nowIso8601();
     const int n = maxThreads > 0 ? maxThreads : m.hardwareThreads;
 
-    const size_t floats = kStreamBytes / sizeof(float);
-    std::unique_ptr<float, FreeDeleter> stream(static_cast<float*>(std::aligned_alloc(64, kStreamBytes)));
+    const size_t streamBytes = std::clamp(2 * cacheSize(3), kMinStreamBytes, kMaxStreamBytes);
+    const size_t floats = streamBytes / sizeof(float);
+    std::unique_ptr<float, FreeDeleter> stream(static_cast<float*>(std::aligned_alloc(64, streamBytes)));
     if (!stream) throw Error("machine probe: cannot allocate the bandwidth buffer");
+    // Half the L2 per thread, so the buffer stays resident while it is re-read.
+    const size_t l2 = cacheSize(2);
+    const size_t cacheFloats = ((l2 > 0 ? l2 / 2 : size_t{256} << 10) / sizeof(float)) & ~size_t{15};
+    std::unique_ptr<float, FreeDeleter> cache(
+        static_cast<float*>(std::aligned_alloc(64, cacheFloats * sizeof(float) * static_cast<size_t>(n))));
+    if (!cache) throw Error("machine probe: cannot allocate the cache buffer");
     // First touch from the threads that will read, so pages are mapped before timing.
 #pragma omp parallel for num_threads(n) schedule(static)
     for (size_t i = 0; i < floats; ++i) stream.get()[i] = 1.0f;
+    std::fill(cache.get(), cache.get() + cacheFloats * static_cast<size_t>(n), 1.0f);
+    m.streamBytes = static_cast<int64_t>(streamBytes);
 
-    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, stream.get(), floats));
-    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, stream.get(), floats));
+    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, stream.get(), floats, cache.get(), cacheFloats));
+    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, stream.get(), floats, cache.get(), cacheFloats));
     return m;
 }
 
@@ -243,7 +326,10 @@ nlohmann::json toJson(const MachineInfo& m) {
         j["ceilings"].push_back({{"threads", c.threads},
                                  {"fp32_gflops", c.fp32Gflops},
                                  {"int8_gops", c.int8Gops},
-                                 {"mem_gbps", c.memGBps}});
+                                 {"mem_gbps", c.memGBps},
+                                 {"cache_gbps", c.cacheGBps},
+                                 {"cache_bytes", c.cacheBytes}});
+    j["stream_bytes"] = m.streamBytes;
     return j;
 }
 
@@ -255,9 +341,11 @@ Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
         m.vnni = j.at("vnni").get<bool>();
         m.hardwareThreads = j.at("hardware_threads").get<int>();
         m.measuredAt = j.value("measured_at", "");
+        m.streamBytes = j.value("stream_bytes", int64_t{0});
         for (const auto& c : j.at("ceilings"))
             m.ceilings.push_back({c.at("threads").get<int>(), c.at("fp32_gflops").get<double>(),
-                                  c.at("int8_gops").get<double>(), c.at("mem_gbps").get<double>()});
+                                  c.at("int8_gops").get<double>(), c.at("mem_gbps").get<double>(),
+                                  c.value("cache_gbps", 0.0), c.value("cache_bytes", int64_t{0})});
         if (m.ceilings.empty()) return Error("machine file has no ceilings");
         return m;
     } catch (const std::exception& e) {
@@ -304,17 +392,26 @@ Ceilings ceilingsFor(const MachineInfo& machine, int threads) {
     // Linear in the thread count between the two measured points, clamped beyond them.
     const double f = std::clamp(static_cast<double>(threads - lo.threads) / (hi.threads - lo.threads), 0.0, 1.0);
     auto mix = [f](double a, double b) { return a + (b - a) * f; };
-    return {threads, mix(lo.fp32Gflops, hi.fp32Gflops), mix(lo.int8Gops, hi.int8Gops), mix(lo.memGBps, hi.memGBps)};
+    return {threads,           mix(lo.fp32Gflops, hi.fp32Gflops), mix(lo.int8Gops, hi.int8Gops),
+            mix(lo.memGBps, hi.memGBps), mix(lo.cacheGBps, hi.cacheGBps), lo.cacheBytes};
 }
 
-RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer) {
+double bandwidthFor(const Ceilings& c, double bytesMoved) {
+    // An op whose whole traffic fits in half the L2 mostly reads what its producer just wrote.
+    const bool cacheResident = bytesMoved > 0 && c.cacheGBps > 0 && bytesMoved <= static_cast<double>(c.cacheBytes);
+    return cacheResident ? c.cacheGBps : c.memGBps;
+}
+
+RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer,
+                              double bytesMoved) {
     RooflinePoint p;
     const double peak = integer && c.int8Gops > 0 ? c.int8Gops : c.fp32Gflops;
-    if (peak <= 0 || c.memGBps <= 0) return p;
+    const double bw = bandwidthFor(c, bytesMoved);
+    if (peak <= 0 || bw <= 0) return p;
     // Roofline: attainable(I) = min(peak, I · bandwidth); the ridge is where the two meet.
-    p.ridge = peak / c.memGBps;
+    p.ridge = peak / bw;
     p.computeBound = intensity >= p.ridge;
-    p.attainableGflops = std::min(peak, intensity * c.memGBps);
+    p.attainableGflops = std::min(peak, intensity * bw);
     p.percentOfRoofline = p.attainableGflops > 0 ? 100.0 * achievedGflops / p.attainableGflops : 0;
     return p;
 }

@@ -143,7 +143,9 @@ nlohmann::json toJson(const Profile& p) {
         j["machine"]["used"] = {{"threads", p.ceilings.threads},
                                 {"fp32_gflops", p.ceilings.fp32Gflops},
                                 {"int8_gops", p.ceilings.int8Gops},
-                                {"mem_gbps", p.ceilings.memGBps}};
+                                {"mem_gbps", p.ceilings.memGBps},
+                                {"cache_gbps", p.ceilings.cacheGBps},
+                                {"cache_bytes", p.ceilings.cacheBytes}};
     } else {
         j["machine"] = nullptr;
     }
@@ -251,7 +253,8 @@ std::string formatTable(const Profile& p, int topK) {
         << humanBytes(static_cast<double>(p.peakRssBytes)) << "\n";
     if (p.machine)
         out << "machine   " << p.machine->cpu << ": fp32 " << fixed(p.ceilings.fp32Gflops, 1) << " GFLOP/s, int8 "
-            << fixed(p.ceilings.int8Gops, 1) << " GOP/s, memory " << fixed(p.ceilings.memGBps, 1) << " GB/s at "
+            << fixed(p.ceilings.int8Gops, 1) << " GOP/s, DRAM " << fixed(p.ceilings.memGBps, 1) << " GB/s, cache "
+            << fixed(p.ceilings.cacheGBps, 1) << " GB/s at "
             << p.ceilings.threads << " thread" << (p.ceilings.threads == 1 ? "" : "s") << "\n";
 
     std::vector<size_t> order(p.nodes.size());

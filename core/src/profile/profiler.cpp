@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <thread>
 #include <unordered_map>
@@ -21,9 +22,23 @@ Clock steadyClock() {
 }
 
 int64_t peakRssBytes() {
+    // VmHWM: the high-water mark that resetPeakRss() can rewind (getrusage's cannot be reset).
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024; // "VmHWM:  1234 kB"
     rusage u{};
     if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
     return static_cast<int64_t>(u.ru_maxrss) * 1024; // Linux reports kilobytes
+}
+
+bool resetPeakRss() {
+    // Linux >= 4.0: writing 5 to clear_refs sets VmHWM to the current RSS.
+    std::ofstream clear("/proc/self/clear_refs");
+    if (!clear) return false;
+    clear << "5";
+    clear.flush();
+    return static_cast<bool>(clear);
 }
 
 namespace {
@@ -200,19 +215,25 @@ constexpr double kNsPerMs = 1e6;
 // Throughput in G-units per second from a count per run and a time in ms.
 double perSecondG(double count, double ms) { return ms > 0 ? count / (ms * 1e6) : 0; }
 
-void placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gbps, std::string& bound, double& pct,
-               double* attainable) {
-    if (c.fp32Gflops <= 0) return;
+// Places one node; returns the time in ms it would take at its attainable ceiling (0 when unknown).
+double placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gbps, std::string& bound, double& pct,
+                 double* attainable) {
+    if (c.fp32Gflops <= 0) return 0;
     if (cost.flops > 0) {
-        const RooflinePoint p = placeOnRoofline(c, cost.intensity(), gflops, cost.integer);
+        const RooflinePoint p = placeOnRoofline(c, cost.intensity(), gflops, cost.integer, cost.bytes());
         bound = p.computeBound ? "compute" : "memory";
         pct = p.percentOfRoofline;
         if (attainable) *attainable = p.attainableGflops;
-    } else if (cost.bytes() > 0 && c.memGBps > 0) {
+        return p.attainableGflops > 0 ? cost.flops / (p.attainableGflops * 1e6) : 0;
+    }
+    const double bw = bandwidthFor(c, cost.bytes());
+    if (cost.bytes() > 0 && bw > 0) {
         // Pure data movement: its only ceiling is the bandwidth.
         bound = "memory";
-        pct = 100.0 * gbps / c.memGBps;
+        pct = 100.0 * gbps / bw;
+        return cost.bytes() / (bw * 1e6);
     }
+    return 0;
 }
 
 } // namespace
@@ -229,6 +250,8 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
     obs.recordTrace = m_options.recordTrace;
     obs.maxTraceEvents = m_options.maxTraceEvents;
     ObserverGuard guard(m_session, &obs);
+    // Peak RSS of the profile itself, not of whatever the process did before (e.g. the machine probe).
+    resetPeakRss();
 
     // Warm-up; the first run also records shapes and costs (so at least one untimed run happens).
     const int warmup = std::max(1, m_options.warmup);
@@ -290,7 +313,7 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
         n.cost = r.cost;
         n.gflops = perSecondG(n.cost.flops, n.time.median);
         n.gbps = perSecondG(n.cost.bytes(), n.time.median);
-        placeNode(p.ceilings, n.cost, n.gflops, n.gbps, n.bound, n.rooflinePercent, &n.attainableGflops);
+        n.idealMs = placeNode(p.ceilings, n.cost, n.gflops, n.gbps, n.bound, n.rooflinePercent, &n.attainableGflops);
         p.nodes.push_back(std::move(n));
     }
     for (size_t i = 0; i < p.nodes.size(); ++i)
@@ -303,9 +326,12 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
         p.totalBytes += n.cost.bytes();
     }
 
-    // By op type: self times, so a Loop and the nodes of its body are not counted twice.
+    // By op type: self times, so a Loop and the nodes of its body are not counted twice. The
+    // type's roofline % is time-weighted: Σ time at each node's own ceiling / Σ measured time
+    // (each node meets its own ceiling: a small Clip reads from cache, a big one from DRAM).
     std::map<std::string, OpTypeProfile> byType;
-    std::map<std::string, OpCost> typeCost;
+    std::map<std::string, std::map<std::string, double>> boundMs;
+    std::map<std::string, double> idealMs, placedMs;
     for (const NodeProfile& n : p.nodes) {
         OpTypeProfile& t = byType[n.opType];
         t.opType = n.opType;
@@ -314,13 +340,22 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
         t.totalMs += n.selfMedianMs;
         t.flops += n.cost.flops;
         t.bytes += n.cost.bytes();
-        typeCost[n.opType] += n.cost;
+        if (!n.bound.empty() && n.children.empty()) {
+            boundMs[n.opType][n.bound] += n.time.median;
+            idealMs[n.opType] += n.idealMs;
+            placedMs[n.opType] += n.time.median;
+        }
     }
     for (auto& [name, t] : byType) {
         t.share = p.total.median > 0 ? t.totalMs / p.total.median : 0;
         t.gflops = perSecondG(t.flops, t.totalMs);
-        placeNode(p.ceilings, typeCost[name], t.gflops, perSecondG(t.bytes, t.totalMs), t.bound, t.rooflinePercent,
-                  nullptr);
+        const auto& bounds = boundMs[name];
+        if (!bounds.empty()) {
+            // The bound where most of the type's time goes.
+            t.bound = std::max_element(bounds.begin(), bounds.end(),
+                                       [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+            t.rooflinePercent = placedMs[name] > 0 ? 100.0 * idealMs[name] / placedMs[name] : 0;
+        }
         p.opTypes.push_back(t);
     }
     std::stable_sort(p.opTypes.begin(), p.opTypes.end(),

@@ -26,6 +26,17 @@ TEST(Roofline, PlacesOpsLeftAndRightOfTheRidge) {
     EXPECT_DOUBLE_EQ(q.attainableGflops, 200);
 }
 
+TEST(Roofline, SmallWorkingSetsMeetTheCacheCeiling) {
+    const Ceilings c{1, 100, 0, 10, 50, 1000}; // DRAM 10 GB/s; 50 GB/s for ops moving <= 1000 bytes
+    EXPECT_DOUBLE_EQ(bandwidthFor(c, 800), 50);
+    EXPECT_DOUBLE_EQ(bandwidthFor(c, 5000), 10);
+    EXPECT_DOUBLE_EQ(bandwidthFor(c, 0), 10);
+    const RooflinePoint small = placeOnRoofline(c, 1.0, 25.0, false, 800);
+    EXPECT_DOUBLE_EQ(small.ridge, 2);
+    EXPECT_DOUBLE_EQ(small.attainableGflops, 50);
+    EXPECT_DOUBLE_EQ(small.percentOfRoofline, 50);
+}
+
 TEST(Roofline, InterpolatesUnmeasuredThreadCounts) {
     MachineInfo m;
     m.ceilings = {{1, 100, 0, 10}, {4, 400, 0, 25}};

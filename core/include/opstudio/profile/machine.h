@@ -15,7 +15,9 @@ struct Ceilings {
     int threads = 1;
     double fp32Gflops = 0; // FMA register loop, 2 flops per lane per FMA
     double int8Gops = 0;   // vpdpbusd loop, 2 ops per u8·s8 product; 0 when the CPU has no VNNI
-    double memGBps = 0;    // streaming read of a buffer far larger than the caches
+    double memGBps = 0;    // streaming read of a buffer far larger than the caches (DRAM)
+    double cacheGBps = 0;  // re-reading a per-thread buffer of half the L2
+    int64_t cacheBytes = 0; // that buffer's size: ops moving at most this much meet cacheGBps
 };
 
 struct MachineInfo {
@@ -24,10 +26,12 @@ struct MachineInfo {
     bool vnni = false;
     int hardwareThreads = 1;
     std::string measuredAt; // ISO 8601 UTC
+    int64_t streamBytes = 0; // size of the DRAM bandwidth buffer
     std::vector<Ceilings> ceilings; // threads 1 and hardwareThreads
 };
 
-/// Runs the probe now for 1 and `maxThreads` threads (0: all hardware threads).
+/// Runs the probe now for 1 and `maxThreads` threads (0: all hardware threads). Rates are work
+/// over per-thread CPU time, so a busy machine gives the same peaks as an idle one.
 MachineInfo measureMachine(int maxThreads = 0);
 /// $XDG_CONFIG_HOME/opstudio/machine.json, else ~/.config/opstudio/machine.json.
 std::string machineCachePath();
@@ -48,8 +52,12 @@ struct RooflinePoint {
     double attainableGflops = 0;   // min(peak, intensity·bandwidth)
     double percentOfRoofline = 0;  // achieved / attainable · 100
 };
+/// The memory ceiling an op meets: cache bandwidth when its traffic fits c.cacheBytes, else DRAM.
+/// bytesMoved <= 0 means unknown: DRAM.
+double bandwidthFor(const Ceilings& c, double bytesMoved);
 /// Places an op with `intensity` flops/byte that achieved `achievedGflops`; integer ops use the
 /// int8 peak when measured.
-RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer);
+RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer,
+                              double bytesMoved = 0);
 
 } // namespace opstudio::profile

@@ -57,6 +57,7 @@ struct NodeProfile {
     std::string bound; // "compute", "memory" or "" (no roofline or nothing computed)
     double rooflinePercent = 0;
     double attainableGflops = 0;
+    double idealMs = 0; // time at the attainable ceiling (flops / attainable, or bytes / bandwidth)
 };
 
 /// Nodes of one op type added up (self times, so nested nodes are not counted twice).
@@ -107,7 +108,7 @@ struct Profile {
     int64_t weightBytes = 0;
     int64_t parameterCount = 0;
     size_t peakActivationBytes = 0;
-    int64_t peakRssBytes = 0;
+    int64_t peakRssBytes = 0; // peak resident set during the profile (see resetPeakRss)
     std::optional<MachineInfo> machine;
     Ceilings ceilings; // for `threads` (zero when no machine)
     std::vector<TraceEvent> trace;
@@ -126,7 +127,9 @@ private:
     ProfileOptions m_options;
 };
 
-/// Process peak resident set size in bytes (getrusage).
+/// Process peak resident set size in bytes (/proc/self/status VmHWM, else getrusage).
 int64_t peakRssBytes();
+/// Rewinds the peak RSS to the current RSS where the kernel allows it; false otherwise.
+bool resetPeakRss();
 
 } // namespace opstudio::profile
