@@ -94,6 +94,20 @@ TEST(ElementwiseBinary, IntegerDivisionTruncatesTowardZero) {
     }
 }
 
+TEST(ElementwiseBinary, IntegerOverflowWraps) {
+    const int32_t kMax = std::numeric_limits<int32_t>::max(), kMin = std::numeric_limits<int32_t>::min();
+    const Tensor a = Tensor::fromVector<int32_t>({2}, {kMax, kMin});
+    const Tensor one = Tensor::fromVector<int32_t>({1}, {1});
+    for (bool reference : {false, true}) {
+        EXPECT_EQ(runOne("Add", {a, one}, reference).toInt64s(), (std::vector<int64_t>{kMin, kMin + 1}));
+        EXPECT_EQ(runOne("Sub", {a, one}, reference).toInt64s(), (std::vector<int64_t>{kMax - 1, kMax}));
+        EXPECT_EQ(runOne("Neg", {a}, reference).toInt64s(), (std::vector<int64_t>{-kMax, kMin}));
+        Tensor h(DType::I16, {1});
+        h.data<int16_t>()[0] = 300;
+        EXPECT_EQ(runOne("Mul", {h, h}, reference).toInt64s(), (std::vector<int64_t>{90000 - 65536}));
+    }
+}
+
 TEST(ElementwiseBinary, ModFollowsDivisorSignUnlessFmod) {
     const Tensor a = Tensor::fromVector<int64_t>({6}, {-4, 7, 5, 4, -7, 8});
     const Tensor b = Tensor::fromVector<int64_t>({6}, {2, -3, 8, -2, 3, 5});

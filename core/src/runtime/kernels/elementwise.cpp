@@ -312,6 +312,27 @@ Tensor legacyBroadcastOperand(const Io& io, const Tensor& a, const Tensor& b) {
 // Integer-safe arithmetic: division by zero must not crash the studio (x86 raises SIGFPE).
 // ---------------------------------------------------------------------------------------------
 
+/// Integer +, -, * and negation wrap modulo 2^bits (what every runtime does) instead of being
+/// undefined behaviour on signed overflow: the arithmetic is done in the unsigned type of the
+/// promoted operands, then narrowed.
+template <typename T> using WrapType = std::make_unsigned_t<decltype(T{} + T{})>;
+template <typename T> inline T wrapAdd(T x, T y) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<WrapType<T>>(x) + static_cast<WrapType<T>>(y));
+    else return x + y;
+}
+template <typename T> inline T wrapSub(T x, T y) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<WrapType<T>>(x) - static_cast<WrapType<T>>(y));
+    else return x - y;
+}
+template <typename T> inline T wrapMul(T x, T y) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<WrapType<T>>(x) * static_cast<WrapType<T>>(y));
+    else return x * y;
+}
+template <typename T> inline T wrapNeg(T x) {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(WrapType<T>(0) - static_cast<WrapType<T>>(x));
+    else return -x;
+}
+
 /// C semantics: truncation toward zero. x / 0 gives 0 and MIN / -1 wraps to MIN.
 template <typename T> inline T intDiv(T x, T y) {
     if (y == 0) return 0;
@@ -696,7 +717,7 @@ template <typename T> inline T signOf(T x) {
 template <typename T> inline T absOf(T x) {
     if constexpr (std::is_unsigned_v<T>) return x;
     else if constexpr (std::is_floating_point_v<T>) return std::abs(x);
-    else return x < 0 ? static_cast<T>(-x) : x;
+    else return x < 0 ? wrapNeg(x) : x;
 }
 
 /// Predicate on floats producing bool (IsNaN, IsInf).
@@ -742,15 +763,15 @@ void registerElementwiseKernels(KernelRegistry& r) {
     // --- binary arithmetic (opsets 1-6 had the legacy broadcast/axis attributes; 7+ numpy rules)
     addOp(r, "Add", 1, sameTypeBinary<kNumeric>([](auto tag) {
               using T = decltype(tag);
-              return [](T x, T y) -> T { return static_cast<T>(x + y); };
+              return [](T x, T y) -> T { return wrapAdd(x, y); };
           }));
     addOp(r, "Sub", 1, sameTypeBinary<kNumeric>([](auto tag) {
               using T = decltype(tag);
-              return [](T x, T y) -> T { return static_cast<T>(x - y); };
+              return [](T x, T y) -> T { return wrapSub(x, y); };
           }));
     addOp(r, "Mul", 1, sameTypeBinary<kNumeric>([](auto tag) {
               using T = decltype(tag);
-              return [](T x, T y) -> T { return static_cast<T>(x * y); };
+              return [](T x, T y) -> T { return wrapMul(x, y); };
           }));
     addOp(r, "Div", 1, sameTypeBinary<kNumeric>([](auto tag) {
               using T = decltype(tag);
@@ -772,7 +793,7 @@ void registerElementwiseKernels(KernelRegistry& r) {
     };
     auto sumOp = [](auto tag) {
         using T = decltype(tag);
-        return [](T x, T y) -> T { return static_cast<T>(x + y); };
+        return [](T x, T y) -> T { return wrapAdd(x, y); };
     };
     addOp(r, "Max", 1, variadic<kNumeric>(maxOp, false));
     addOp(r, "Min", 1, variadic<kNumeric>(minOp, false));
@@ -815,7 +836,7 @@ void registerElementwiseKernels(KernelRegistry& r) {
                                      }));
     addOp(r, "Neg", 1, unary<kSignedNumeric>([](auto tag) {
               using T = decltype(tag);
-              return [](T x) -> T { return static_cast<T>(-x); };
+              return [](T x) -> T { return wrapNeg(x); };
           }));
     addOp(r, "Sign", 9, unary<kNumeric>([](auto tag) { return [](decltype(tag) x) { return signOf(x); }; }));
     addOp(r, "Reciprocal", 1, OPSTUDIO_FLOAT_UNARY(1 / x, a.inverse()));
