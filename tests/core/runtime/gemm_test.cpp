@@ -263,6 +263,25 @@ TEST(Gemm, DoubleAndIntegerUseReference) {
                          runNode({"Gemm", "", 13, {}}, {ad, bd}, true)[0], 1e-12, 1e-12));
 }
 
+TEST(FusedGemm, EqualsGemmThenActivation) {
+    const Tensor a = randomTensor(DType::F32, {13, 7}, 1);
+    const Tensor b = randomTensor(DType::F32, {5, 7}, 2);
+    const Tensor c = randomTensor(DType::F32, {5}, 3);
+    const std::vector<ir::Attribute> gemmAttrs{attrInt("transB", 1), attrFloat("alpha", 0.5f),
+                                               attrFloat("beta", 2.f)};
+    Tensor expected = runNode({"Gemm", "", 13, gemmAttrs}, {a, b, c}, true)[0].clone();
+    for (float& v : expected.span<float>())
+        v = v >= 0 ? v : 0.3f * v;
+    std::vector<ir::Attribute> attrs = gemmAttrs;
+    attrs.push_back(attrString("activation", "LeakyRelu"));
+    attrs.push_back(attrFloat("activation_alpha", 0.3f));
+    for (bool reference : {true, false}) {
+        const auto y =
+            runNode({"FusedGemm", "com.microsoft", 1, attrs, 1, {false, true, true}}, {a, b, c}, reference);
+        EXPECT_TRUE(allClose(y[0], expected, kGemmAtol, kGemmRtol)) << (reference ? "reference" : "fast");
+    }
+}
+
 TEST(Gemm, BadShapesThrowErrors) {
     const Tensor a = randomTensor(DType::F32, {3, 4}, 1);
     EXPECT_THROW(runNode({"Gemm", "", 13, {}}, {a, randomTensor(DType::F32, {5, 2}, 2)}), Error);

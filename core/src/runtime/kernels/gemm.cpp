@@ -761,6 +761,8 @@ void registerGemmKernels(KernelRegistry& r) {
     // Fast and reference share one class; KernelInit::reference picks the path.
     r.add({"MatMul", 1, kLatestOpset, ""}, factory<MatMulKernel>(), factory<MatMulKernel>());
     r.add({"Gemm", 1, kLatestOpset, ""}, factory<GemmKernel>(), factory<GemmKernel>());
+    // Gemm + activation as ORT's optimizer writes it; the activation rides on oneDNN's post-ops.
+    r.add({"FusedGemm", 1, kLatestOpset, "com.microsoft"}, factory<GemmKernel>(), factory<GemmKernel>());
     r.add({"Einsum", 12, kLatestOpset, ""}, factory<EinsumKernel>(), factory<EinsumKernel>());
     r.add({"FusedMatMul", 1, kLatestOpset, "com.microsoft"}, factory<MatMulKernel, true>(),
           factory<MatMulKernel, true>());

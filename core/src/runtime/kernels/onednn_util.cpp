@@ -97,7 +97,12 @@ dnnl::memory PackedWeights::get(const dnnl::memory::desc& wanted) {
 FusedActivation FusedActivation::fromNode(const ir::Node& node) {
     FusedActivation a;
     const std::string name = node.attrString("activation", "");
-    const std::vector<float> p = node.attrFloats("activation_params");
+    std::vector<float> p = node.attrFloats("activation_params");
+    // com.microsoft FusedGemm spells the parameters activation_alpha / activation_beta.
+    if (p.empty() && node.hasAttr("activation_alpha")) {
+        p.push_back(node.attrFloat("activation_alpha", 0.f));
+        if (node.hasAttr("activation_beta")) p.push_back(node.attrFloat("activation_beta", 0.f));
+    }
     auto param = [&](size_t i, float fallback) { return i < p.size() ? p[i] : fallback; };
     if (name.empty() || name == "None" || name == "Identity") {
         a.kind = Kind::None;

@@ -56,7 +56,8 @@ private:
 
 /// An activation fused into a Conv/MatMul/Gemm, as com.microsoft FusedConv spells it:
 /// attribute "activation" (Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, or empty) and
-/// "activation_params" (LeakyRelu: alpha; Clip: min, max; HardSigmoid: alpha, beta).
+/// "activation_params" (LeakyRelu: alpha; Clip: min, max; HardSigmoid: alpha, beta), or
+/// FusedGemm's "activation_alpha"/"activation_beta".
 struct FusedActivation {
     enum class Kind { None, Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid };
     Kind kind = Kind::None;
