@@ -92,7 +92,8 @@ template <typename T> T emptyReduction(ReduceKind kind) {
 
 /// Reference: out[o] = reduce_r in[base[o] + roff[r]] with plain loops.
 template <typename T>
-void reduceReference(const T* in, T* out, const Shape& inShape, const std::vector<bool>& reduced, ReduceKind kind) {
+void reduceReference(const T* in, T* out, const Shape& inShape, const std::vector<bool>& reduced, ReduceKind kind,
+                     bool parallel = false) {
     using Acc = AccOf<T>;
     const Shape strides = stridesOf(inShape);
     Shape keptDims, keptStrides, redDims, redStrides;
@@ -117,47 +118,54 @@ void reduceReference(const T* in, T* out, const Shape& inShape, const std::vecto
     const std::vector<int64_t> base = offsets(keptDims, keptStrides);
     const std::vector<int64_t> roff = offsets(redDims, redStrides);
     const int64_t count = static_cast<int64_t>(roff.size());
-    for (size_t o = 0; o < base.size(); ++o) {
-        const T* p = in + base[o];
-        if (count == 0) {
-            out[o] = emptyReduction<T>(kind);
-            continue;
-        }
-        if (kind == ReduceKind::LogSumExp) {
-            // log(sum exp(x)) = m + log(sum exp(x - m)), m = max x: no overflow for large x.
-            double m = -std::numeric_limits<double>::infinity();
-            for (int64_t r = 0; r < count; ++r) m = std::max(m, static_cast<double>(p[roff[r]]));
-            double s = 0;
-            for (int64_t r = 0; r < count; ++r) s += std::exp(static_cast<double>(p[roff[r]]) - m);
-            out[o] = std::isinf(m) ? static_cast<T>(m) : static_cast<T>(m + std::log(s));
-            continue;
-        }
-        Acc acc;
-        switch (kind) {
-        case ReduceKind::Max:
-        case ReduceKind::Min: acc = static_cast<Acc>(p[roff[0]]); break;
-        case ReduceKind::Prod: acc = Acc(1); break;
-        default: acc = Acc(0); break;
-        }
-        for (int64_t r = 0; r < count; ++r) {
-            const Acc x = static_cast<Acc>(p[roff[r]]);
+    // Outputs are independent: the fast path runs this loop in parallel for axis sets it has no
+    // layout-specific kernel for (e.g. axes {0, 2} of [N, C, HW]).
+    auto body = [&](int64_t ob, int64_t oe) {
+        for (int64_t o = ob; o < oe; ++o) {
+            const T* p = in + base[o];
+            if (count == 0) {
+                out[o] = emptyReduction<T>(kind);
+                continue;
+            }
+            if (kind == ReduceKind::LogSumExp) {
+                // log(sum exp(x)) = m + log(sum exp(x - m)), m = max x: no overflow for large x.
+                double m = -std::numeric_limits<double>::infinity();
+                for (int64_t r = 0; r < count; ++r) m = std::max(m, static_cast<double>(p[roff[r]]));
+                double s = 0;
+                for (int64_t r = 0; r < count; ++r) s += std::exp(static_cast<double>(p[roff[r]]) - m);
+                out[o] = std::isinf(m) ? static_cast<T>(m) : static_cast<T>(m + std::log(s));
+                continue;
+            }
+            Acc acc;
             switch (kind) {
-            case ReduceKind::Max: acc = x > acc ? x : acc; break;
-            case ReduceKind::Min: acc = x < acc ? x : acc; break;
-            case ReduceKind::Prod: acc *= x; break;
-            case ReduceKind::L1: acc += x < Acc(0) ? Acc(0) - x : x; break;
-            case ReduceKind::L2:
-            case ReduceKind::SumSquare: acc += x * x; break;
-            default: acc += x; break;
+            case ReduceKind::Max:
+            case ReduceKind::Min: acc = static_cast<Acc>(p[roff[0]]); break;
+            case ReduceKind::Prod: acc = Acc(1); break;
+            default: acc = Acc(0); break;
+            }
+            for (int64_t r = 0; r < count; ++r) {
+                const Acc x = static_cast<Acc>(p[roff[r]]);
+                switch (kind) {
+                case ReduceKind::Max: acc = x > acc ? x : acc; break;
+                case ReduceKind::Min: acc = x < acc ? x : acc; break;
+                case ReduceKind::Prod: acc *= x; break;
+                case ReduceKind::L1: acc += x < Acc(0) ? Acc(0) - x : x; break;
+                case ReduceKind::L2:
+                case ReduceKind::SumSquare: acc += x * x; break;
+                default: acc += x; break;
+                }
+            }
+            switch (kind) {
+            case ReduceKind::Mean: out[o] = static_cast<T>(acc / static_cast<Acc>(count)); break;
+            case ReduceKind::L2: out[o] = static_cast<T>(std::sqrt(static_cast<double>(acc))); break;
+            case ReduceKind::LogSum: out[o] = static_cast<T>(std::log(static_cast<double>(acc))); break;
+            default: out[o] = static_cast<T>(acc); break;
             }
         }
-        switch (kind) {
-        case ReduceKind::Mean: out[o] = static_cast<T>(acc / static_cast<Acc>(count)); break;
-        case ReduceKind::L2: out[o] = static_cast<T>(std::sqrt(static_cast<double>(acc))); break;
-        case ReduceKind::LogSum: out[o] = static_cast<T>(std::log(static_cast<double>(acc))); break;
-        default: out[o] = static_cast<T>(acc); break;
-        }
-    }
+    };
+    const int64_t outputs = static_cast<int64_t>(base.size());
+    if (parallel) parallelFor(outputs, body, std::max<int64_t>(count, 1));
+    else body(0, outputs);
 }
 
 /// Fast path, rows: out[o] = reduce of the contiguous row in[o*red .. o*red+red), Eigen-vectorised.
@@ -317,7 +325,7 @@ void runReduce(KernelContext& ctx, ReduceKind kind, bool fast) {
                     return;
                 }
             }
-            reduceReference(in, out, s, plan.reduced, kind);
+            reduceReference(in, out, s, plan.reduced, kind, fast);
         }
     });
 }
