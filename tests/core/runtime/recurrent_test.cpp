@@ -136,6 +136,16 @@ TEST(Lstm, OneStepByHandWithPeepholes) {
     EXPECT_NEAR(out[0].data<float>()[0], hNew, 1e-6);
     EXPECT_NEAR(out[1].data<float>()[0], hNew, 1e-6);
     EXPECT_NEAR(out[2].data<float>()[0], c, 1e-6);
+
+    // input_forget couples the gates: f = 1 - i (no peepholes here).
+    const float i2 = sigmoid(pre(0)), c2 = (1 - i2) * c0 + i2 * std::tanh(pre(3));
+    const auto coupled = runCell("LSTM",
+                                 {x, Tensor::fromVector<float>({1, 4, 1}, wv), Tensor::fromVector<float>({1, 4, 1}, rv),
+                                  Tensor::fromVector<float>({1, 8}, bv), Tensor(),
+                                  Tensor::fromVector<float>({1, 1, 1}, {h0}), Tensor::fromVector<float>({1, 1, 1}, {c0})},
+                                 {attrInt("input_forget", 1)});
+    EXPECT_NEAR(coupled[2].data<float>()[0], c2, 1e-6);
+    EXPECT_NEAR(coupled[1].data<float>()[0], sigmoid(pre(1)) * std::tanh(c2), 1e-6);
 }
 
 struct CellInputs {

@@ -48,7 +48,7 @@ struct Activation {
         case Kind::Relu: return x > T(0) ? x : T(0);
         case Kind::Affine: return a * x + b;
         case Kind::LeakyRelu: return x >= T(0) ? x : a * x;
-        case Kind::ThresholdedRelu: return x > a ? x : T(0);
+        case Kind::ThresholdedRelu: return x >= a ? x : T(0); // the RNN spec says >= (the standalone op uses >)
         case Kind::ScaledTanh: return a * std::tanh(b * x);
         case Kind::HardSigmoid: return std::max(T(0), std::min(T(1), a * x + b));
         case Kind::Elu: return x >= T(0) ? x : a * (std::exp(x) - T(1));
