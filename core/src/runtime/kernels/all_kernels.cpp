@@ -23,6 +23,7 @@ void registerAllKernels(KernelRegistry& r) {
     registerDetectionKernels(r);
     registerSignalKernels(r);
     registerMiscKernels(r);
+    registerFusedKernels(r);
 }
 
 } // namespace opstudio::rt

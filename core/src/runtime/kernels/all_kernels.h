@@ -22,6 +22,7 @@ void registerLossKernels(KernelRegistry& r);
 void registerDetectionKernels(KernelRegistry& r);
 void registerSignalKernels(KernelRegistry& r);
 void registerMiscKernels(KernelRegistry& r);
+void registerFusedKernels(KernelRegistry& r);
 void registerAllKernels(KernelRegistry& r);
 
 } // namespace opstudio::rt
