@@ -97,6 +97,18 @@ TEST(Conv, FastMatchesReferenceWithStridesDilationsAndAsymmetricPads) {
         expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
 }
 
+TEST(Conv, FastMatchesReferencePointwise) {
+    // 1x1 / stride 1 / no pads runs on plain layouts (a GEMM); 1-D, 2-D and 3-D.
+    const ConvCase cases[] = {
+        {{2, 13, 7, 7}, {7, 13, 1, 1}, {}},     {{1, 1, 13, 13}, {3, 1, 1, 1}, {}, false},
+        {{1, 127, 1, 1}, {13, 127, 1, 1}, {}},  {{2, 7, 13}, {5, 7, 1}, {}},
+        {{1, 3, 5, 7, 7}, {4, 3, 1, 1, 1}, {}},
+    };
+    uint64_t seed = 1300;
+    for (const auto& c : cases)
+        expectFastMatchesReference("Conv", c, c.w[0], seed += 3);
+}
+
 TEST(Conv, FastMatchesReferenceGroupedAndDepthwise) {
     const ConvCase cases[] = {
         {{1, 6, 13, 13}, {9, 2, 3, 3}, {attrInt("group", 3), attrInts("pads", {1, 1, 1, 1})}},
