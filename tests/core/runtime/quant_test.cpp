@@ -378,9 +378,10 @@ TEST(MatMulNBits, HandComputedFourBitBlock) {
 }
 
 TEST(MatMulNBits, FastMatchesReferenceForDecodeAndPrefill) {
-    for (int64_t bits : {4, 8}) {
-        const int64_t k = 100, n = 13, block = 32, kBlocks = 4, blob = block * bits / 8;
-        const Tensor b = randomTensor(DType::U8, {n, kBlocks, blob}, bits, 0, 256);
+    // K = 100 leaves a partial last block (scalar loops); K = 128 takes the whole-column SIMD path.
+    for (auto [bits, k] : {std::pair<int64_t, int64_t>{4, 100}, {8, 100}, {4, 128}}) {
+        const int64_t n = 13, block = 32, kBlocks = (k + block - 1) / block, blob = block * bits / 8;
+        const Tensor b = randomTensor(DType::U8, {n, kBlocks, blob}, bits + k, 0, 256);
         const Tensor scales = randomTensor(DType::F32, {n * kBlocks}, bits + 1, 0.01, 0.1);
         const int64_t zpPerColumn = (kBlocks * bits + 7) / 8;
         const Tensor zeros = randomTensor(DType::U8, {n * zpPerColumn}, bits + 2, 0, 256);
