@@ -4,6 +4,8 @@
 #include "support/onnx_case.h"
 #include "support/test_util.h"
 
+#include "opstudio/ir/half.h"
+
 #include <cmath>
 #include <filesystem>
 
@@ -180,6 +182,24 @@ TEST(MaxUnpool, RestoresMaximaAtTheirIndices) {
             ++nonzero;
         }
     EXPECT_EQ(nonzero, pooled[0].numel());
+}
+
+TEST(Pool, HalfInputsComputeInFloat) {
+    const Tensor h = testing::randomTensor(DType::F16, {1, 3, 7, 13}, 29);
+    Tensor f(DType::F32, h.shape());
+    for (int64_t i = 0; i < h.numel(); ++i) f.data<float>()[i] = ir::halfToFloat(h.data<uint16_t>()[i]);
+    const std::vector<ir::Attribute> attrs = {attrInts("kernel_shape", {3, 3}), attrInts("pads", {1, 1, 1, 1})};
+    for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool"}) {
+        const auto a = std::string(op) == "GlobalAveragePool" ? std::vector<ir::Attribute>{} : attrs;
+        for (bool reference : {false, true}) {
+            const Tensor yh = runOp(op, {h}, a, reference)[0];
+            const Tensor yf = runOp(op, {f}, a, reference)[0];
+            ASSERT_EQ(yh.dtype(), DType::F16);
+            ASSERT_EQ(yh.shape(), yf.shape());
+            for (int64_t i = 0; i < yh.numel(); ++i)
+                EXPECT_NEAR(ir::halfToFloat(yh.data<uint16_t>()[i]), yf.data<float>()[i], 1e-3) << op;
+        }
+    }
 }
 
 TEST(Pool, BadGeometryFailsCleanly) {

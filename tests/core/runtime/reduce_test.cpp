@@ -3,6 +3,8 @@
 #include "support/onnx_case.h"
 #include "support/test_util.h"
 
+#include "opstudio/ir/half.h"
+
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -86,6 +88,23 @@ TEST(Reduce, HandComputedValues) {
     for (bool reference : {false, true})
         EXPECT_NEAR(runOp("ReduceLogSumExp", {big}, {}, 17, reference).at(0).data<float>()[0], 1000.f + std::log(2.f),
                     1e-3);
+}
+
+TEST(Reduce, HalfInputsComputeInFloat) {
+    const Tensor h = testing::randomTensor(DType::F16, {7, 13}, 23);
+    Tensor f(DType::F32, h.shape());
+    for (int64_t i = 0; i < h.numel(); ++i) f.data<float>()[i] = ir::halfToFloat(h.data<uint16_t>()[i]);
+    for (const char* op : {"ReduceMean", "ReduceMax", "ReduceSumSquare"}) {
+        for (bool reference : {false, true}) {
+            const Tensor yh = runOp(op, {h}, {attrInts("axes", {1})}, 17, reference).at(0);
+            const Tensor yf = runOp(op, {f}, {attrInts("axes", {1})}, 17, reference).at(0);
+            ASSERT_EQ(yh.dtype(), DType::F16);
+            ASSERT_EQ(yh.shape(), yf.shape());
+            for (int64_t i = 0; i < yh.numel(); ++i)
+                EXPECT_NEAR(ir::halfToFloat(yh.data<uint16_t>()[i]), yf.data<float>()[i], 2e-3 * (1 + std::abs(yf.data<float>()[i])))
+                    << op;
+        }
+    }
 }
 
 TEST(ReduceSum, EmptyAxesInputReducesAllOrIsNoop) {

@@ -25,6 +25,28 @@
 namespace opstudio::rt {
 namespace {
 
+bool isHalfType(DType t) { return t == DType::F16 || t == DType::BF16; }
+
+/// float16/bfloat16 run in float and round once at the end: widen the input ...
+Tensor widenHalf(const Tensor& t) {
+    Tensor out(DType::F32, t.shape());
+    const uint16_t* in = t.data<uint16_t>();
+    float* o = out.data<float>();
+    const int64_t n = t.numel();
+    const bool f16 = t.dtype() == DType::F16;
+    for (int64_t i = 0; i < n; ++i) o[i] = f16 ? ir::halfToFloat(in[i]) : ir::bfloat16ToFloat(in[i]);
+    return out;
+}
+
+/// ... and narrow the float result into the real output.
+void narrowHalf(const Tensor& f, Tensor& out) {
+    const float* in = f.data<float>();
+    uint16_t* o = out.data<uint16_t>();
+    const int64_t n = f.numel();
+    const bool f16 = out.dtype() == DType::F16;
+    for (int64_t i = 0; i < n; ++i) o[i] = f16 ? ir::floatToHalf(in[i]) : ir::floatToBfloat16(in[i]);
+}
+
 constexpr int kMaxSpatial = 3;
 using Dims3 = std::array<int64_t, kMaxSpatial>;
 
@@ -289,12 +311,15 @@ void maxPoolFast(const PoolGeometry& g, const T* x, T* y, int64_t* ind, bool col
 }
 
 void runMaxPool(KernelContext& ctx, bool fast) {
-    const Tensor& x = ctx.input(0);
+    const Tensor& input = ctx.input(0);
+    const bool half = isHalfType(input.dtype());
+    const Tensor x = half ? widenHalf(input) : input;
     const ir::Node& node = ctx.node();
     const PoolGeometry g = poolGeometry(node, x.shape(), true);
     const int64_t storageOrder = node.attrInt("storage_order", 0);
     if (storageOrder != 0 && storageOrder != 1) kernelFail(node, "storage_order must be 0 or 1");
-    Tensor& y = ctx.allocate(0, x.dtype(), g.outShape);
+    Tensor halfResult;
+    Tensor& y = half ? (halfResult = Tensor(DType::F32, g.outShape)) : ctx.allocate(0, x.dtype(), g.outShape);
     int64_t* ind = nullptr;
     if (ctx.outputCount() > 1 && ctx.wantsOutput(1)) ind = ctx.allocate(1, DType::I64, g.outShape).data<int64_t>();
     auto run = [&](auto tag) {
@@ -310,6 +335,7 @@ void runMaxPool(KernelContext& ctx, bool fast) {
     case DType::U8: run(uint8_t{}); break;
     default: kernelFail(node, "unsupported dtype " + std::string(ir::dtypeName(x.dtype())));
     }
+    if (half) narrowHalf(y, ctx.allocate(0, input.dtype(), g.outShape));
 }
 
 // ---- AveragePool / LpPool ---------------------------------------------------------------------
@@ -424,14 +450,17 @@ double lpNorm(const ir::Node& node) {
 }
 
 void runSumPool(KernelContext& ctx, SumPool kind, bool fast) {
-    const Tensor& x = ctx.input(0);
+    const Tensor& input = ctx.input(0);
+    const bool half = isHalfType(input.dtype());
+    const Tensor x = half ? widenHalf(input) : input;
     const ir::Node& node = ctx.node();
     const PoolGeometry g = poolGeometry(node, x.shape(), true);
     SumPoolParams prm;
     prm.kind = kind;
     prm.countIncludePad = node.attrInt("count_include_pad", 0) != 0;
     if (kind == SumPool::Lp) prm.p = lpNorm(node);
-    Tensor& y = ctx.allocate(0, x.dtype(), g.outShape);
+    Tensor halfResult;
+    Tensor& y = half ? (halfResult = Tensor(DType::F32, g.outShape)) : ctx.allocate(0, x.dtype(), g.outShape);
     auto run = [&](auto tag) {
         using T = decltype(tag);
         if (fast && kind == SumPool::Average && g.spatial <= 2)
@@ -444,6 +473,7 @@ void runSumPool(KernelContext& ctx, SumPool kind, bool fast) {
     case DType::F64: run(double{}); break;
     default: kernelFail(node, "unsupported dtype " + std::string(ir::dtypeName(x.dtype())));
     }
+    if (half) narrowHalf(y, ctx.allocate(0, input.dtype(), g.outShape));
 }
 
 // ---- Global pools -----------------------------------------------------------------------------
@@ -451,7 +481,9 @@ void runSumPool(KernelContext& ctx, SumPool kind, bool fast) {
 enum class GlobalKind { Average, Max, Lp };
 
 void runGlobalPool(KernelContext& ctx, GlobalKind kind) {
-    const Tensor& x = ctx.input(0);
+    const Tensor& input = ctx.input(0);
+    const bool half = isHalfType(input.dtype());
+    const Tensor x = half ? widenHalf(input) : input;
     const ir::Node& node = ctx.node();
     if (x.rank() < 2) kernelFail(node, "input must be [N, C, ...]");
     Shape outShape = x.shape();
@@ -461,7 +493,8 @@ void runGlobalPool(KernelContext& ctx, GlobalKind kind) {
         outShape[d] = 1;
     }
     const double p = kind == GlobalKind::Lp ? lpNorm(node) : 2.0;
-    Tensor& y = ctx.allocate(0, x.dtype(), outShape);
+    Tensor halfResult;
+    Tensor& y = half ? (halfResult = Tensor(DType::F32, outShape)) : ctx.allocate(0, x.dtype(), outShape);
     const int64_t planes = x.dim(0) * x.dim(1);
     if (plane == 0 && kind == GlobalKind::Max && planes > 0) kernelFail(node, "empty spatial extent");
     dispatchFloat(x.dtype(), [&](auto tag) {
@@ -487,6 +520,7 @@ void runGlobalPool(KernelContext& ctx, GlobalKind kind) {
             },
             plane);
     });
+    if (half) narrowHalf(y, ctx.allocate(0, input.dtype(), outShape));
 }
 
 // ---- MaxUnpool --------------------------------------------------------------------------------

@@ -22,6 +22,28 @@ namespace {
 
 enum class ReduceKind { Sum, Mean, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare };
 
+bool isHalfType(DType t) { return t == DType::F16 || t == DType::BF16; }
+
+/// float16/bfloat16 run in float and round once at the end: widen the input ...
+Tensor widenHalf(const Tensor& t) {
+    Tensor out(DType::F32, t.shape());
+    const uint16_t* in = t.data<uint16_t>();
+    float* o = out.data<float>();
+    const int64_t n = t.numel();
+    const bool f16 = t.dtype() == DType::F16;
+    for (int64_t i = 0; i < n; ++i) o[i] = f16 ? ir::halfToFloat(in[i]) : ir::bfloat16ToFloat(in[i]);
+    return out;
+}
+
+/// ... and narrow the float result into the real output.
+void narrowHalf(const Tensor& f, Tensor& out) {
+    const float* in = f.data<float>();
+    uint16_t* o = out.data<uint16_t>();
+    const int64_t n = f.numel();
+    const bool f16 = out.dtype() == DType::F16;
+    for (int64_t i = 0; i < n; ++i) o[i] = f16 ? ir::floatToHalf(in[i]) : ir::floatToBfloat16(in[i]);
+}
+
 bool kindAllowsAllNumeric(ReduceKind k) { return k == ReduceKind::Max || k == ReduceKind::Min; }
 
 /// Axes of a Reduce* node: the `axes` input (ReduceSum >= 13, all of them >= 18) or the attribute.
@@ -274,14 +296,30 @@ void reduceColumns(const T* in, T* out, int64_t outer, int64_t red, int64_t inne
         red * std::min(inner, chunk));
 }
 
+void reduceTensor(const KernelContext& ctx, const Tensor& x, Tensor& y, const ReducePlan& plan, ReduceKind kind,
+                  bool fast);
+
 void runReduce(KernelContext& ctx, ReduceKind kind, bool fast) {
-    const Tensor& x = ctx.input(0);
-    const ReducePlan plan = planReduce(ctx, x.shape());
+    const Tensor& input = ctx.input(0);
+    const ReducePlan plan = planReduce(ctx, input.shape());
+    const bool half = isHalfType(input.dtype());
+    const Tensor x = half ? widenHalf(input) : input;
     const DType dt = x.dtype();
     const bool supported = dt == DType::F32 || dt == DType::F64 || dt == DType::I32 || dt == DType::I64 ||
                            (kindAllowsAllNumeric(kind) && (dt == DType::I8 || dt == DType::U8));
     if (!supported) kernelFail(ctx.node(), "unsupported dtype " + std::string(ir::dtypeName(dt)));
-    Tensor& y = ctx.allocate(0, dt, plan.outShape);
+    if (half) {
+        Tensor y(DType::F32, plan.outShape);
+        reduceTensor(ctx, x, y, plan, kind, fast);
+        narrowHalf(y, ctx.allocate(0, input.dtype(), plan.outShape));
+    } else {
+        reduceTensor(ctx, x, ctx.allocate(0, dt, plan.outShape), plan, kind, fast);
+    }
+}
+
+void reduceTensor(const KernelContext& ctx, const Tensor& x, Tensor& y, const ReducePlan& plan, ReduceKind kind,
+                  bool fast) {
+    const DType dt = x.dtype();
     if (plan.noop) {
         copyTensorInto(x, y);
         return;
