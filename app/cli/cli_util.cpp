@@ -27,22 +27,25 @@ std::vector<fs::path> tensorFiles(const fs::path& dir, const std::string& prefix
     }
     std::sort(found.begin(), found.end());
     std::vector<fs::path> out;
-    for (auto& [i, p] : found) out.push_back(p);
+    for (auto& [i, p] : found)
+        out.push_back(p);
     return out;
 }
 
 void checkFeed(const rt::IoInfo& info, const ir::Tensor& t, const std::string& file) {
     if (t.dtype() != info.dtype)
-        throw CliError("input '" + info.name + "' from " + file + " has dtype " + std::string(ir::dtypeName(t.dtype())) +
-                       ", the model expects " + std::string(ir::dtypeName(info.dtype)));
+        throw CliError("input '" + info.name + "' from " + file + " has dtype " +
+                       std::string(ir::dtypeName(t.dtype())) + ", the model expects " +
+                       std::string(ir::dtypeName(info.dtype)));
     if (!info.shape) return;
     const auto& dims = *info.shape;
     bool ok = static_cast<int>(dims.size()) == t.rank();
     for (size_t i = 0; ok && i < dims.size(); ++i)
         if (dims[i].known() && dims[i].value != t.shape()[i]) ok = false;
     if (!ok)
-        throw CliError("input '" + info.name + "' from " + file + " has shape " + ir::shapeToString(t.shape()) +
-                       ", the model expects " + ir::valueShapeToString(info.shape));
+        throw CliError("input '" + info.name + "' from " + file + " has shape " +
+                       ir::shapeToString(t.shape()) + ", the model expects " +
+                       ir::valueShapeToString(info.shape));
 }
 
 } // namespace
@@ -65,7 +68,8 @@ std::map<std::string, ir::Tensor> readFeedFolder(const rt::Session& session, con
                 if (in.name == name) info = &in;
             if (!info) {
                 std::string known;
-                for (const auto& in : inputs) known += (known.empty() ? "" : ", ") + in.name;
+                for (const auto& in : inputs)
+                    known += (known.empty() ? "" : ", ") + in.name;
                 throw CliError("'" + files[i].filename().string() + "' holds tensor '" + name +
                                "', which is not an input of the model (inputs: " + known + ")");
             }
@@ -79,9 +83,6 @@ std::map<std::string, ir::Tensor> readFeedFolder(const rt::Session& session, con
     return feeds;
 }
 
-
-
-
 ir::Model loadModelOrThrow(const std::string& path, bool inferShapes) {
     onnxio::LoadOptions options;
     options.inferShapes = inferShapes;
@@ -91,8 +92,9 @@ ir::Model loadModelOrThrow(const std::string& path, bool inferShapes) {
 }
 
 void addJsonOption(CLI::App& command, JsonOption& json) {
-    json.option = command.add_option("--json", json.file,
-                                     "Machine-readable output to FILE, or to standard output without FILE")
+    json.option = command
+                      .add_option("--json", json.file,
+                                  "Machine-readable output to FILE, or to standard output without FILE")
                       ->expected(0, 1);
 }
 
@@ -122,7 +124,8 @@ std::map<std::string, int64_t> parseDims(const std::vector<std::string>& specs) 
         } catch (const std::exception&) {
             used = 0;
         }
-        if (used != value.size() || v < 0) throw CliError("--dim value for '" + spec.substr(0, eq) + "' must be a non-negative integer");
+        if (used != value.size() || v < 0)
+            throw CliError("--dim value for '" + spec.substr(0, eq) + "' must be a non-negative integer");
         dims[spec.substr(0, eq)] = v;
     }
     return dims;
@@ -132,13 +135,18 @@ nlohmann::json shapeToJson(const ir::ValueShape& shape) {
     if (!shape) return nullptr;
     auto out = nlohmann::json::array();
     for (const auto& d : *shape) {
-        if (d.known()) out.push_back(d.value);
-        else if (!d.symbol.empty()) out.push_back(d.symbol);
-        else out.push_back(nullptr);
+        if (d.known())
+            out.push_back(d.value);
+        else if (!d.symbol.empty())
+            out.push_back(d.symbol);
+        else
+            out.push_back(nullptr);
     }
     return out;
 }
 
-std::string domainName(const std::string& domain) { return domain.empty() ? "ai.onnx" : domain; }
+std::string domainName(const std::string& domain) {
+    return domain.empty() ? "ai.onnx" : domain;
+}
 
 } // namespace opstudio::cli

@@ -28,7 +28,8 @@ nlohmann::json applyPipeline(ir::Model& model, const OptimizeRequest& request) {
     nlohmann::json applied = nlohmann::json::array();
     if (!request.passes.empty()) throw CliError("unknown pass '" + request.passes.front() + "'");
     if (!request.preset.empty()) throw CliError("unknown preset '" + request.preset + "'");
-    if (!request.recipe.empty()) throw CliError("recipes are not supported by this build ('" + request.recipe + "')");
+    if (!request.recipe.empty())
+        throw CliError("recipes are not supported by this build ('" + request.recipe + "')");
     return applied;
 }
 
@@ -36,13 +37,15 @@ nlohmann::json applyPipeline(ir::Model& model, const OptimizeRequest& request) {
 
 void addOptimizeCommand(CLI::App& app, CommandAction& action) {
     auto request = std::make_shared<OptimizeRequest>();
-    auto* cmd = app.add_subcommand("optimize", "Apply passes to a model and save the result (never over the input)");
+    auto* cmd =
+        app.add_subcommand("optimize", "Apply passes to a model and save the result (never over the input)");
     cmd->add_option("model", request->model, "ONNX model file")->required();
     cmd->add_option("-o,--output", request->output, "Output .onnx file")->required();
     cmd->add_option("--pass", request->passes, "Pass to apply (repeatable, in order)");
     cmd->add_option("--preset", request->preset, "Named pass pipeline");
     cmd->add_option("--recipe", request->recipe, "JSON recipe with passes and parameters");
-    cmd->add_option("--external-data", request->externalData, "Weights in OUT.onnx.data: auto (over 2 GB), always, never")
+    cmd->add_option("--external-data", request->externalData,
+                    "Weights in OUT.onnx.data: auto (over 2 GB), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
     cmd->add_flag("--no-check", request->noCheck, "Skip the ONNX checker on the result");
     addJsonOption(*cmd, request->json);
@@ -53,8 +56,10 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             nlohmann::json applied = applyPipeline(model, *request);
             onnxio::SaveOptions options;
             options.check = !request->noCheck;
-            if (request->externalData == "always") options.externalData = onnxio::SaveOptions::ExternalData::Always;
-            if (request->externalData == "never") options.externalData = onnxio::SaveOptions::ExternalData::Never;
+            if (request->externalData == "always")
+                options.externalData = onnxio::SaveOptions::ExternalData::Always;
+            if (request->externalData == "never")
+                options.externalData = onnxio::SaveOptions::ExternalData::Never;
             auto status = onnxio::saveModel(model, request->output, options);
             if (!status.ok()) {
                 Error e = status.error();
@@ -69,8 +74,10 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             doc["passes"] = applied;
             doc["nodes_before"] = nodesBefore;
             doc["nodes_after"] = model.graph->nodeCount();
-            if (request->json.requested()) emitJson(request->json, doc);
-            else std::cout << "wrote " << request->output << " (" << model.graph->nodeCount() << " nodes)\n";
+            if (request->json.requested())
+                emitJson(request->json, doc);
+            else
+                std::cout << "wrote " << request->output << " (" << model.graph->nodeCount() << " nodes)\n";
             return 0;
         };
     });

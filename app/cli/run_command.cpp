@@ -37,10 +37,12 @@ void writeTensor(const ir::Tensor& t, const std::string& name, const fs::path& p
 
 void addRunCommand(CLI::App& app, CommandAction& action) {
     auto request = std::make_shared<RunRequest>();
-    auto* cmd = app.add_subcommand("run", "Run a model once on tensors from a folder (or seeded random inputs)");
+    auto* cmd =
+        app.add_subcommand("run", "Run a model once on tensors from a folder (or seeded random inputs)");
     cmd->add_option("model", request->model, "ONNX model file")->required();
     cmd->add_option("--inputs", request->inputs, "Folder with input_N.pb (serialized onnx.TensorProto)");
-    cmd->add_option("--outputs", request->outputs, "Folder for output_N.pb (created when missing)")->required();
+    cmd->add_option("--outputs", request->outputs, "Folder for output_N.pb (created when missing)")
+        ->required();
     cmd->add_option("--threads", request->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--dim", request->dims, "Symbolic dimension value NAME=VALUE (repeatable)");
     cmd->add_option("--seed", request->seed, "Seed for random inputs");
@@ -60,7 +62,8 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
             const fs::path outDir(request->outputs);
             std::error_code ec;
             fs::create_directories(outDir, ec);
-            if (!fs::is_directory(outDir, ec)) throw CliError("cannot create outputs folder '" + request->outputs + "'");
+            if (!fs::is_directory(outDir, ec))
+                throw CliError("cannot create outputs folder '" + request->outputs + "'");
 
             std::map<std::string, ir::Tensor> feeds;
             if (!request->inputs.empty()) {

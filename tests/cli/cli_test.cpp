@@ -28,7 +28,8 @@ class TempDir {
 public:
     TempDir() {
         static int counter = 0;
-        m_path = fs::temp_directory_path() / ("opstudio_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        m_path = fs::temp_directory_path() /
+                 ("opstudio_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
         fs::create_directories(m_path);
     }
     ~TempDir() {
@@ -56,7 +57,8 @@ void writeBytes(const fs::path& path, const std::string& bytes) {
 
 std::string quote(const std::string& s) {
     std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    for (char c : s)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
 }
 
@@ -77,7 +79,8 @@ struct CliResult {
 CliResult runCli(const std::vector<std::string>& args) {
     TempDir io;
     std::string cmd = quote(OPSTUDIO_CLI_PATH);
-    for (const auto& a : args) cmd += " " + quote(a);
+    for (const auto& a : args)
+        cmd += " " + quote(a);
     cmd += " > " + quote((io / "out").string()) + " 2> " + quote((io / "err").string());
     const int status = std::system(cmd.c_str());
     CliResult r;
@@ -94,16 +97,19 @@ void addTensorIo(onnx::GraphProto& g, const std::string& name, std::vector<int64
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    for (int64_t d : dims)
+        tt->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
-void addNode(onnx::GraphProto& g, const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
-             const std::string& name) {
+void addNode(onnx::GraphProto& g, const std::string& op, std::vector<std::string> in,
+             std::vector<std::string> out, const std::string& name) {
     auto* n = g.add_node();
     n->set_op_type(op);
     n->set_name(name);
-    for (auto& i : in) n->add_input(i);
-    for (auto& o : out) n->add_output(o);
+    for (auto& i : in)
+        n->add_input(i);
+    for (auto& o : out)
+        n->add_output(o);
 }
 
 /// y = (x + w) * x with n elements.
@@ -139,7 +145,8 @@ onnx::ModelProto externalModel(const std::string& location) {
 } // namespace
 
 TEST(CliInfo, JsonHasTheKeysScriptsRelyOn) {
-    const auto r = runCli({"info", kTestData + "/pytorch-converted/test_ConvTranspose2d/model.onnx", "--json"});
+    const auto r =
+        runCli({"info", kTestData + "/pytorch-converted/test_ConvTranspose2d/model.onnx", "--json"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(r.err.empty()) << r.err;
     const auto doc = nlohmann::json::parse(r.out);
@@ -162,7 +169,12 @@ TEST(CliInfo, JsonHasTheKeysScriptsRelyOn) {
 TEST(CliInfo, JsonCountsSubgraphsAndSymbolicDims) {
     TempDir dir;
     auto m = validModel();
-    auto* dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
+    auto* dim = m.mutable_graph()
+                    ->mutable_input(0)
+                    ->mutable_type()
+                    ->mutable_tensor_type()
+                    ->mutable_shape()
+                    ->mutable_dim(0);
     dim->set_dim_param("batch");
     writeBytes(dir / "m.onnx", m.SerializeAsString());
     auto r = runCli({"info", (dir / "m.onnx").string(), "--json", (dir / "info.json").string()});
@@ -208,8 +220,8 @@ TEST(CliOptimize, RefusesToOverwriteItsInput) {
 
 TEST(CliOptimize, UnknownPassIsAnError) {
     TempDir dir;
-    const auto r = runCli({"optimize", kTestData + "/node/test_add/model.onnx", "-o", (dir / "o.onnx").string(),
-                           "--pass", "no-such-pass"});
+    const auto r = runCli({"optimize", kTestData + "/node/test_add/model.onnx", "-o",
+                           (dir / "o.onnx").string(), "--pass", "no-such-pass"});
     EXPECT_NE(r.code, 0);
     EXPECT_TRUE(r.oneErrorLine()) << r.err;
 }
@@ -217,8 +229,8 @@ TEST(CliOptimize, UnknownPassIsAnError) {
 TEST(CliRun, ReproducesNodeTestOutputs) {
     TempDir dir;
     const std::string caseDir = kTestData + "/node/test_conv_with_strides_padding";
-    const auto r = runCli({"run", caseDir + "/model.onnx", "--inputs", caseDir + "/test_data_set_0", "--outputs",
-                           (dir / "out").string()});
+    const auto r = runCli({"run", caseDir + "/model.onnx", "--inputs", caseDir + "/test_data_set_0",
+                           "--outputs", (dir / "out").string()});
     ASSERT_EQ(r.code, 0) << r.err;
     auto expected = onnxio::readTensorFile(caseDir + "/test_data_set_0/output_0.pb");
     std::string name;
@@ -255,7 +267,8 @@ TEST(CliRun, WrongInputsGiveOneErrorLine) {
     writeInputs("dtype", ir::Tensor::zeros(ir::DType::I32, {3, 4, 5}), "x");
     writeInputs("shape", ir::Tensor::zeros(ir::DType::F32, {3, 4, 6}), "x");
     for (const char* sub : {"name", "dtype", "shape"}) {
-        const auto r = runCli({"run", model, "--inputs", (dir / sub).string(), "--outputs", (dir / "out").string()});
+        const auto r =
+            runCli({"run", model, "--inputs", (dir / sub).string(), "--outputs", (dir / "out").string()});
         EXPECT_NE(r.code, 0) << sub;
         EXPECT_TRUE(r.oneErrorLine()) << sub << ": " << r.err;
         EXPECT_NE(r.err.find("x"), std::string::npos) << r.err;
@@ -265,7 +278,8 @@ TEST(CliRun, WrongInputsGiveOneErrorLine) {
 TEST(CliErrors, BadModelsGiveNonZeroExitAndOneErrorLine) {
     TempDir dir;
     std::vector<std::pair<std::string, fs::path>> cases;
-    auto add = [&](const std::string& label, const std::string& bytes, const std::string& file = "model.onnx") {
+    auto add = [&](const std::string& label, const std::string& bytes,
+                   const std::string& file = "model.onnx") {
         const fs::path sub = dir / label;
         fs::create_directories(sub);
         writeBytes(sub / file, bytes);
@@ -274,7 +288,8 @@ TEST(CliErrors, BadModelsGiveNonZeroExitAndOneErrorLine) {
     add("empty", "");
     std::mt19937 rng(99);
     std::string random(4096, '\0');
-    for (char& c : random) c = static_cast<char>(rng() & 0xff);
+    for (char& c : random)
+        c = static_cast<char>(rng() & 0xff);
     add("random", random);
     const std::string valid = validModel(1000).SerializeAsString();
     add("truncated", valid.substr(0, valid.size() / 2));
@@ -335,7 +350,10 @@ TEST(CliErrors, BadModelsGiveNonZeroExitAndOneErrorLine) {
 
 TEST(CliErrors, BadArgumentsGiveOneErrorLine) {
     for (const auto& args : std::vector<std::vector<std::string>>{
-             {}, {"info"}, {"no-such-command"}, {"run", kTestData + "/node/test_add/model.onnx"},
+             {},
+             {"info"},
+             {"no-such-command"},
+             {"run", kTestData + "/node/test_add/model.onnx"},
              {"run", kTestData + "/node/test_add/model.onnx", "--outputs", "/tmp", "--dim", "oops"}}) {
         const auto r = runCli(args);
         EXPECT_NE(r.code, 0);

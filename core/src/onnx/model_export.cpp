@@ -26,8 +26,7 @@ namespace opstudio::onnxio {
 
 namespace {
 
-template <typename V>
-const std::string* typeRawOf(const V& value) {
+template <typename V> const std::string* typeRawOf(const V& value) {
     if constexpr (requires { value.typeRaw; }) return value.typeRaw.empty() ? nullptr : &value.typeRaw;
     return nullptr;
 }
@@ -36,7 +35,8 @@ void collectUsed(const ir::Graph& g, std::vector<std::string>& out) {
     g.forEachNode([&](const ir::Node& n) {
         for (const auto& in : n.inputs)
             if (!in.empty()) out.push_back(in);
-        for (ir::Graph* sg : n.subgraphs()) collectUsed(*sg, out);
+        for (ir::Graph* sg : n.subgraphs())
+            collectUsed(*sg, out);
     });
 }
 
@@ -59,7 +59,8 @@ std::vector<ir::NodeId> exportOrder(const ir::Graph& graph) {
     for (ir::NodeId id : order) {
         const ir::Node& n = *graph.node(id);
         std::vector<std::string> used(n.inputs.begin(), n.inputs.end());
-        for (ir::Graph* sg : n.subgraphs()) collectUsed(*sg, used);
+        for (ir::Graph* sg : n.subgraphs())
+            collectUsed(*sg, used);
         std::unordered_set<ir::NodeId> deps;
         for (const auto& in : used) {
             auto it = in.empty() ? producer.end() : producer.find(in);
@@ -69,7 +70,8 @@ std::vector<ir::NodeId> exportOrder(const ir::Graph& graph) {
             }
         }
         pending[id] = static_cast<int>(deps.size());
-        for (ir::NodeId d : deps) users[d].push_back(id);
+        for (ir::NodeId d : deps)
+            users[d].push_back(id);
     }
     if (sorted) return order;
     // Kahn's algorithm, ties broken by stored position so valid stretches keep their order.
@@ -108,8 +110,10 @@ void valueToTypeProto(const ir::Value& value, onnx::TypeProto& type) {
     auto* shape = tt->mutable_shape();
     for (const auto& d : *value.shape) {
         auto* dim = shape->add_dim();
-        if (d.known()) dim->set_dim_value(d.value);
-        else if (!d.symbol.empty()) dim->set_dim_param(d.symbol);
+        if (d.known())
+            dim->set_dim_value(d.value);
+        else if (!d.symbol.empty())
+            dim->set_dim_param(d.symbol);
     }
 }
 
@@ -120,9 +124,11 @@ void tensorToProto(const ir::Tensor& tensor, const std::string& name, onnx::Tens
     if (!name.empty()) proto.set_name(name);
     if (!tensor.defined()) throw Error("cannot export undefined tensor '" + name + "'");
     proto.set_data_type(static_cast<int32_t>(tensor.dtype()));
-    for (int64_t d : tensor.shape()) proto.add_dims(d);
+    for (int64_t d : tensor.shape())
+        proto.add_dims(d);
     if (tensor.dtype() == ir::DType::String) {
-        for (const auto& s : tensor.strings()) proto.add_string_data(s);
+        for (const auto& s : tensor.strings())
+            proto.add_string_data(s);
         return;
     }
     const size_t bytes = tensor.byteSize();
@@ -144,7 +150,8 @@ struct Exporter {
             proto.Clear();
             proto.set_name(name);
             proto.set_data_type(static_cast<int32_t>(t.dtype()));
-            for (int64_t d : t.shape()) proto.add_dims(d);
+            for (int64_t d : t.shape())
+                proto.add_dims(d);
             if (sink(t, proto)) return;
         }
         tensorToProto(t, name, proto);
@@ -164,13 +171,15 @@ struct Exporter {
             auto* tt = vi.mutable_type()->mutable_tensor_type();
             tt->set_elem_type(static_cast<int32_t>(it->second.dtype()));
             auto* shape = tt->mutable_shape();
-            for (int64_t d : it->second.shape()) shape->add_dim()->set_dim_value(d);
+            for (int64_t d : it->second.shape())
+                shape->add_dim()->set_dim_value(d);
         }
     }
 
     void emitAttribute(const ir::Attribute& a, onnx::AttributeProto& ap) {
         if (!a.raw.empty()) {
-            if (!ap.ParseFromString(a.raw)) throw Error("attribute '" + a.name + "' holds a corrupt raw proto");
+            if (!ap.ParseFromString(a.raw))
+                throw Error("attribute '" + a.name + "' holds a corrupt raw proto");
             return;
         }
         ap.set_name(a.name);
@@ -178,25 +187,37 @@ struct Exporter {
         if (!a.refAttrName.empty()) ap.set_ref_attr_name(a.refAttrName);
         ap.set_type(static_cast<onnx::AttributeProto::AttributeType>(a.type));
         switch (a.type) {
-        case ir::AttrType::Float: ap.set_f(a.f); break;
-        case ir::AttrType::Int: ap.set_i(a.i); break;
-        case ir::AttrType::String: ap.set_s(a.s); break;
-        case ir::AttrType::Tensor: emitTensor(a.t, std::string(), *ap.mutable_t()); break;
+        case ir::AttrType::Float:
+            ap.set_f(a.f);
+            break;
+        case ir::AttrType::Int:
+            ap.set_i(a.i);
+            break;
+        case ir::AttrType::String:
+            ap.set_s(a.s);
+            break;
+        case ir::AttrType::Tensor:
+            emitTensor(a.t, std::string(), *ap.mutable_t());
+            break;
         case ir::AttrType::Graph:
             if (!a.g) throw Error("graph attribute '" + a.name + "' is empty");
             emitGraph(*a.g, *ap.mutable_g(), false);
             break;
         case ir::AttrType::Floats:
-            for (float f : a.floats) ap.add_floats(f);
+            for (float f : a.floats)
+                ap.add_floats(f);
             break;
         case ir::AttrType::Ints:
-            for (int64_t i : a.ints) ap.add_ints(i);
+            for (int64_t i : a.ints)
+                ap.add_ints(i);
             break;
         case ir::AttrType::Strings:
-            for (const auto& s : a.strings) ap.add_strings(s);
+            for (const auto& s : a.strings)
+                ap.add_strings(s);
             break;
         case ir::AttrType::Tensors:
-            for (const auto& t : a.tensors) emitTensor(t, std::string(), *ap.add_tensors());
+            for (const auto& t : a.tensors)
+                emitTensor(t, std::string(), *ap.add_tensors());
             break;
         case ir::AttrType::Graphs:
             for (const auto& g : a.graphs) {
@@ -204,7 +225,8 @@ struct Exporter {
                 emitGraph(*g, *ap.add_graphs(), false);
             }
             break;
-        default: throw Error("attribute '" + a.name + "' has an unsupported type");
+        default:
+            throw Error("attribute '" + a.name + "' has an unsupported type");
         }
     }
 
@@ -242,13 +264,15 @@ struct Exporter {
             np->set_op_type(n.opType);
             if (!n.domain.empty()) np->set_domain(n.domain);
             if (!n.doc.empty()) np->set_doc_string(n.doc);
-            for (const auto& in : n.inputs) np->add_input(in);
+            for (const auto& in : n.inputs)
+                np->add_input(in);
             for (const auto& out : n.outputs) {
                 np->add_output(out);
                 if (!out.empty() && !listed.count(out)) intermediates.push_back(out);
             }
             try {
-                for (const auto& a : n.attributes) emitAttribute(a, *np->add_attribute());
+                for (const auto& a : n.attributes)
+                    emitAttribute(a, *np->add_attribute());
             } catch (Error& e) {
                 if (e.context().node.empty()) {
                     e.context().node = n.name;
@@ -280,11 +304,13 @@ bool opsetsAllowIr8(const ir::Model& model) {
 }
 
 void sumTensorBytes(const ir::Graph& g, size_t& total) {
-    for (const auto& [name, t] : g.initializers) total += t.byteSize();
+    for (const auto& [name, t] : g.initializers)
+        total += t.byteSize();
     g.forEachNode([&](const ir::Node& n) {
         for (const auto& a : n.attributes) {
             if (a.type == ir::AttrType::Tensor) total += a.t.byteSize();
-            for (const auto& t : a.tensors) total += t.byteSize();
+            for (const auto& t : a.tensors)
+                total += t.byteSize();
             if (a.g) sumTensorBytes(*a.g, total);
             for (const auto& sg : a.graphs)
                 if (sg) sumTensorBytes(*sg, total);
@@ -393,7 +419,9 @@ void exportModel(const ir::Model& model, onnx::ModelProto& proto, const External
 
 } // namespace detail
 
-void toProto(const ir::Model& model, onnx::ModelProto& proto) { detail::exportModel(model, proto, {}); }
+void toProto(const ir::Model& model, onnx::ModelProto& proto) {
+    detail::exportModel(model, proto, {});
+}
 
 Status checkModel(const ir::Model& model) {
     try {

@@ -21,8 +21,7 @@ namespace opstudio::onnxio {
 
 namespace {
 
-template <typename V>
-void setTypeRaw(V& value, std::string raw) {
+template <typename V> void setTypeRaw(V& value, std::string raw) {
     // Non-tensor types (sequence, optional, map) are kept verbatim once ir::Value has a slot for them.
     if constexpr (requires { value.typeRaw; }) value.typeRaw = std::move(raw);
 }
@@ -43,10 +42,11 @@ int64_t checkedNumel(const std::vector<int64_t>& dims, const std::string& name) 
     int64_t n = 1;
     for (int64_t d : dims) {
         if (d < 0)
-            throw Error("tensor '" + name + "' has a negative dimension (" + std::to_string(d) + ") in shape " +
-                        ir::shapeToString(dims));
+            throw Error("tensor '" + name + "' has a negative dimension (" + std::to_string(d) +
+                        ") in shape " + ir::shapeToString(dims));
         if (d != 0 && n > detail::kMaxTensorElements / d)
-            throw Error("tensor '" + name + "' has an absurd shape " + ir::shapeToString(dims) + " (more than 2^40 elements)");
+            throw Error("tensor '" + name + "' has an absurd shape " + ir::shapeToString(dims) +
+                        " (more than 2^40 elements)");
         n *= d;
     }
     return n;
@@ -54,7 +54,8 @@ int64_t checkedNumel(const std::vector<int64_t>& dims, const std::string& name) 
 
 template <typename Src, typename Dst>
 void copyConverted(const google::protobuf::RepeatedField<Src>& src, Dst* dst, size_t count) {
-    for (size_t i = 0; i < count; ++i) dst[i] = static_cast<Dst>(src.Get(static_cast<int>(i)));
+    for (size_t i = 0; i < count; ++i)
+        dst[i] = static_cast<Dst>(src.Get(static_cast<int>(i)));
 }
 
 ir::Tensor readExternal(const onnx::TensorProto& proto, ir::DType dtype, const std::vector<int64_t>& dims,
@@ -63,9 +64,12 @@ ir::Tensor readExternal(const onnx::TensorProto& proto, ir::DType dtype, const s
     int64_t offset = 0;
     int64_t length = -1;
     for (const auto& entry : proto.external_data()) {
-        if (entry.key() == "location") location = entry.value();
-        else if (entry.key() == "offset") offset = parseInt(entry.value(), "offset");
-        else if (entry.key() == "length") length = parseInt(entry.value(), "length");
+        if (entry.key() == "location")
+            location = entry.value();
+        else if (entry.key() == "offset")
+            offset = parseInt(entry.value(), "offset");
+        else if (entry.key() == "length")
+            length = parseInt(entry.value(), "length");
         // "checksum" (SHA-1) is advisory; the length check below already catches truncation.
     }
     if (location.empty()) throw Error("tensor '" + proto.name() + "' has external data without a location");
@@ -75,14 +79,16 @@ ir::Tensor readExternal(const onnx::TensorProto& proto, ir::DType dtype, const s
         const auto fileSize = fs::file_size(path, ec);
         if (ec) throw Error("cannot read external data file '" + location + "': " + ec.message());
         if (static_cast<uint64_t>(offset) > fileSize)
-            throw Error("external data offset " + std::to_string(offset) + " is past the end of '" + location + "'");
+            throw Error("external data offset " + std::to_string(offset) + " is past the end of '" +
+                        location + "'");
         length = static_cast<int64_t>(fileSize) - offset;
     }
     if (static_cast<size_t>(length) != expectedBytes)
         throw Error("tensor '" + proto.name() + "': external data length " + std::to_string(length) +
-                    " does not match " + std::to_string(expectedBytes) + " bytes for " + std::string(ir::dtypeName(dtype)) +
-                    " " + ir::shapeToString(dims));
-    if (dtype == ir::DType::String) throw Error("tensor '" + proto.name() + "': string tensors cannot be external");
+                    " does not match " + std::to_string(expectedBytes) + " bytes for " +
+                    std::string(ir::dtypeName(dtype)) + " " + ir::shapeToString(dims));
+    if (dtype == ir::DType::String)
+        throw Error("tensor '" + proto.name() + "': string tensors cannot be external");
     if (mapData && expectedBytes > 0) {
         auto buffer = ir::Buffer::mapFile(path, static_cast<size_t>(offset), expectedBytes);
         return ir::Tensor::view(dtype, dims, std::move(buffer));
@@ -100,13 +106,14 @@ ir::Tensor readExternal(const onnx::TensorProto& proto, ir::DType dtype, const s
 
 void checkCount(const onnx::TensorProto& proto, size_t have, size_t want, const char* field) {
     if (have != want)
-        throw Error("tensor '" + proto.name() + "' has " + std::to_string(have) + " values in " + field + ", expected " +
-                    std::to_string(want));
+        throw Error("tensor '" + proto.name() + "' has " + std::to_string(have) + " values in " + field +
+                    ", expected " + std::to_string(want));
 }
 
 ir::Tensor importTensor(const onnx::TensorProto& proto, const std::string& baseDir, bool mapData) {
     if (!proto.has_data_type() || !ir::isValidDType(proto.data_type()))
-        throw Error("tensor '" + proto.name() + "' has an unknown data type " + std::to_string(proto.data_type()));
+        throw Error("tensor '" + proto.name() + "' has an unknown data type " +
+                    std::to_string(proto.data_type()));
     if (proto.has_segment()) throw Error("tensor '" + proto.name() + "' is segmented (unsupported)");
     const auto dtype = static_cast<ir::DType>(proto.data_type());
     std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
@@ -122,14 +129,16 @@ ir::Tensor importTensor(const onnx::TensorProto& proto, const std::string& baseD
         checkCount(proto, static_cast<size_t>(proto.string_data_size()), n, "string_data");
         ir::Tensor t(dtype, dims);
         auto& s = t.strings();
-        for (size_t i = 0; i < n; ++i) s[i] = proto.string_data(static_cast<int>(i));
+        for (size_t i = 0; i < n; ++i)
+            s[i] = proto.string_data(static_cast<int>(i));
         return t;
     }
 
     if (proto.has_raw_data()) {
         if (proto.raw_data().size() != bytes)
-            throw Error("tensor '" + proto.name() + "' raw_data has " + std::to_string(proto.raw_data().size()) +
-                        " bytes, expected " + std::to_string(bytes) + " for " + std::string(ir::dtypeName(dtype)) + " " +
+            throw Error("tensor '" + proto.name() + "' raw_data has " +
+                        std::to_string(proto.raw_data().size()) + " bytes, expected " +
+                        std::to_string(bytes) + " for " + std::string(ir::dtypeName(dtype)) + " " +
                         ir::shapeToString(dims));
         ir::Tensor t(dtype, dims);
         if (bytes) std::memcpy(t.raw(), proto.raw_data().data(), bytes);
@@ -142,14 +151,32 @@ ir::Tensor importTensor(const onnx::TensorProto& proto, const std::string& baseD
         size_t have = 0, want = n;
         const char* field = "int32_data";
         switch (dtype) {
-        case DType::C64: want = 2 * n; [[fallthrough]];
-        case DType::F32: have = proto.float_data_size(); field = "float_data"; break;
-        case DType::C128: want = 2 * n; [[fallthrough]];
-        case DType::F64: have = proto.double_data_size(); field = "double_data"; break;
-        case DType::I64: have = proto.int64_data_size(); field = "int64_data"; break;
+        case DType::C64:
+            want = 2 * n;
+            [[fallthrough]];
+        case DType::F32:
+            have = proto.float_data_size();
+            field = "float_data";
+            break;
+        case DType::C128:
+            want = 2 * n;
+            [[fallthrough]];
+        case DType::F64:
+            have = proto.double_data_size();
+            field = "double_data";
+            break;
+        case DType::I64:
+            have = proto.int64_data_size();
+            field = "int64_data";
+            break;
         case DType::U32:
-        case DType::U64: have = proto.uint64_data_size(); field = "uint64_data"; break;
-        default: have = proto.int32_data_size(); break;
+        case DType::U64:
+            have = proto.uint64_data_size();
+            field = "uint64_data";
+            break;
+        default:
+            have = proto.int32_data_size();
+            break;
         }
         checkCount(proto, have, want, field);
     }
@@ -209,11 +236,13 @@ ir::Tensor importTensor(const onnx::TensorProto& proto, const std::string& baseD
     case DType::Bool: {
         checkCount(proto, proto.int32_data_size(), n, "int32_data");
         auto* out = t.data<uint8_t>();
-        for (size_t i = 0; i < n; ++i) out[i] = proto.int32_data(static_cast<int>(i)) != 0 ? 1 : 0;
+        for (size_t i = 0; i < n; ++i)
+            out[i] = proto.int32_data(static_cast<int>(i)) != 0 ? 1 : 0;
         break;
     }
     default:
-        throw Error("tensor '" + proto.name() + "' has unsupported data type " + std::to_string(proto.data_type()));
+        throw Error("tensor '" + proto.name() + "' has unsupported data type " +
+                    std::to_string(proto.data_type()));
     }
     return t;
 }
@@ -231,7 +260,8 @@ std::string resolveExternalPath(const std::string& baseDir, const std::string& l
         throw Error("external data '" + location + "' cannot be resolved: the model has no folder");
     const fs::path loc(location);
     if (loc.empty() || loc.is_absolute() || loc.has_root_name() || loc.has_root_directory())
-        throw Error("external data path '" + location + "' is absolute; it must be relative to the model folder");
+        throw Error("external data path '" + location +
+                    "' is absolute; it must be relative to the model folder");
     for (const auto& part : loc)
         if (part == "..") throw Error("external data path '" + location + "' escapes the model folder");
     std::error_code ec;
@@ -247,7 +277,8 @@ std::string resolveExternalPath(const std::string& baseDir, const std::string& l
         if (f == full.end() || *f != *b)
             throw Error("external data path '" + location + "' resolves outside the model folder");
     }
-    if (!fs::exists(full, ec)) throw Error("external data file '" + location + "' not found in '" + baseDir + "'");
+    if (!fs::exists(full, ec))
+        throw Error("external data file '" + location + "' not found in '" + baseDir + "'");
     if (!fs::is_regular_file(full, ec)) throw Error("external data '" + location + "' is not a regular file");
     return full.string();
 }
@@ -266,9 +297,12 @@ void valueFromTypeProto(const onnx::TypeProto& type, ir::Value& value) {
         std::vector<ir::Dim> dims;
         dims.reserve(tt.shape().dim_size());
         for (const auto& d : tt.shape().dim()) {
-            if (d.has_dim_value() && d.dim_value() >= 0) dims.push_back(ir::Dim::of(d.dim_value()));
-            else if (d.has_dim_param() && !d.dim_param().empty()) dims.push_back(ir::Dim::named(d.dim_param()));
-            else dims.push_back(ir::Dim{});
+            if (d.has_dim_value() && d.dim_value() >= 0)
+                dims.push_back(ir::Dim::of(d.dim_value()));
+            else if (d.has_dim_param() && !d.dim_param().empty())
+                dims.push_back(ir::Dim::named(d.dim_param()));
+            else
+                dims.push_back(ir::Dim{});
         }
         value.shape = std::move(dims);
     }
@@ -297,32 +331,60 @@ struct Importer {
         auto type = a.type();
         // Old exporters leave `type` unset; infer it from the field that is filled.
         if (type == onnx::AttributeProto::UNDEFINED) {
-            if (a.has_f()) type = onnx::AttributeProto::FLOAT;
-            else if (a.has_i()) type = onnx::AttributeProto::INT;
-            else if (a.has_s()) type = onnx::AttributeProto::STRING;
-            else if (a.has_t()) type = onnx::AttributeProto::TENSOR;
-            else if (a.has_g()) type = onnx::AttributeProto::GRAPH;
-            else if (a.floats_size()) type = onnx::AttributeProto::FLOATS;
-            else if (a.ints_size()) type = onnx::AttributeProto::INTS;
-            else if (a.strings_size()) type = onnx::AttributeProto::STRINGS;
-            else if (a.tensors_size()) type = onnx::AttributeProto::TENSORS;
-            else if (a.graphs_size()) type = onnx::AttributeProto::GRAPHS;
+            if (a.has_f())
+                type = onnx::AttributeProto::FLOAT;
+            else if (a.has_i())
+                type = onnx::AttributeProto::INT;
+            else if (a.has_s())
+                type = onnx::AttributeProto::STRING;
+            else if (a.has_t())
+                type = onnx::AttributeProto::TENSOR;
+            else if (a.has_g())
+                type = onnx::AttributeProto::GRAPH;
+            else if (a.floats_size())
+                type = onnx::AttributeProto::FLOATS;
+            else if (a.ints_size())
+                type = onnx::AttributeProto::INTS;
+            else if (a.strings_size())
+                type = onnx::AttributeProto::STRINGS;
+            else if (a.tensors_size())
+                type = onnx::AttributeProto::TENSORS;
+            else if (a.graphs_size())
+                type = onnx::AttributeProto::GRAPHS;
         }
         out.type = static_cast<ir::AttrType>(type);
         switch (type) {
-        case onnx::AttributeProto::FLOAT: out.f = a.f(); break;
-        case onnx::AttributeProto::INT: out.i = a.i(); break;
-        case onnx::AttributeProto::STRING: out.s = a.s(); break;
-        case onnx::AttributeProto::TENSOR: out.t = importTensor(a.t(), baseDir, options.mapExternalData); break;
-        case onnx::AttributeProto::GRAPH: out.g = importGraph(a.g()); break;
-        case onnx::AttributeProto::FLOATS: out.floats.assign(a.floats().begin(), a.floats().end()); break;
-        case onnx::AttributeProto::INTS: out.ints.assign(a.ints().begin(), a.ints().end()); break;
-        case onnx::AttributeProto::STRINGS: out.strings.assign(a.strings().begin(), a.strings().end()); break;
+        case onnx::AttributeProto::FLOAT:
+            out.f = a.f();
+            break;
+        case onnx::AttributeProto::INT:
+            out.i = a.i();
+            break;
+        case onnx::AttributeProto::STRING:
+            out.s = a.s();
+            break;
+        case onnx::AttributeProto::TENSOR:
+            out.t = importTensor(a.t(), baseDir, options.mapExternalData);
+            break;
+        case onnx::AttributeProto::GRAPH:
+            out.g = importGraph(a.g());
+            break;
+        case onnx::AttributeProto::FLOATS:
+            out.floats.assign(a.floats().begin(), a.floats().end());
+            break;
+        case onnx::AttributeProto::INTS:
+            out.ints.assign(a.ints().begin(), a.ints().end());
+            break;
+        case onnx::AttributeProto::STRINGS:
+            out.strings.assign(a.strings().begin(), a.strings().end());
+            break;
         case onnx::AttributeProto::TENSORS:
-            for (const auto& t : a.tensors()) out.tensors.push_back(importTensor(t, baseDir, options.mapExternalData));
+            for (const auto& t : a.tensors())
+                out.tensors.push_back(importTensor(t, baseDir, options.mapExternalData));
             break;
         case onnx::AttributeProto::GRAPHS:
-            for (const auto& g : a.graphs()) out.graphs.push_back(importGraph(g));
+            for (const auto& g : a.graphs())
+                out.graphs.push_back(importGraph(g));
             break;
         default:
             // Sparse tensors and type protos: kept as the whole serialized AttributeProto.
@@ -343,7 +405,8 @@ struct Importer {
         g.name = gp.name();
         g.doc = gp.doc_string();
         for (const auto& init : gp.initializer()) {
-            if (init.name().empty()) throw Error("graph '" + gp.name() + "' has an initializer without a name");
+            if (init.name().empty())
+                throw Error("graph '" + gp.name() + "' has an initializer without a name");
             if (g.initializers.count(init.name()))
                 throw Error("initializer '" + init.name() + "' is defined twice");
             try {
@@ -353,7 +416,8 @@ struct Importer {
                 throw;
             }
         }
-        for (const auto& sp : gp.sparse_initializer()) g.sparseInitializersRaw.push_back(sp.SerializeAsString());
+        for (const auto& sp : gp.sparse_initializer())
+            g.sparseInitializersRaw.push_back(sp.SerializeAsString());
         for (const auto& vi : gp.input()) {
             g.inputs.push_back(vi.name());
             importValueInfo(vi, g);
@@ -362,7 +426,8 @@ struct Importer {
             g.outputs.push_back(vi.name());
             importValueInfo(vi, g);
         }
-        for (const auto& vi : gp.value_info()) importValueInfo(vi, g);
+        for (const auto& vi : gp.value_info())
+            importValueInfo(vi, g);
         for (const auto& np : gp.node()) {
             ir::Node node;
             node.name = np.name();
@@ -372,7 +437,8 @@ struct Importer {
             node.inputs.assign(np.input().begin(), np.input().end());
             node.outputs.assign(np.output().begin(), np.output().end());
             try {
-                for (const auto& a : np.attribute()) node.attributes.push_back(importAttribute(a, node));
+                for (const auto& a : np.attribute())
+                    node.attributes.push_back(importAttribute(a, node));
             } catch (Error& e) {
                 if (e.context().node.empty()) {
                     e.context().node = node.name;
@@ -409,7 +475,8 @@ void inferenceCopy(const onnx::ModelProto& src, onnx::ModelProto& dst) {
     *out->mutable_output() = g.output();
     *out->mutable_value_info() = g.value_info();
     std::unordered_set<std::string> inputNames;
-    for (const auto& vi : g.input()) inputNames.insert(vi.name());
+    for (const auto& vi : g.input())
+        inputNames.insert(vi.name());
     for (const auto& init : g.initializer()) {
         const bool big = init.raw_data().size() > 4096 || init.float_data_size() > 1024 ||
                          init.data_location() == onnx::TensorProto::EXTERNAL;
@@ -423,7 +490,8 @@ void inferenceCopy(const onnx::ModelProto& src, onnx::ModelProto& dst) {
         auto* tt = vi->mutable_type()->mutable_tensor_type();
         tt->set_elem_type(init.data_type());
         auto* shape = tt->mutable_shape();
-        for (int64_t d : init.dims()) shape->add_dim()->set_dim_value(d);
+        for (int64_t d : init.dims())
+            shape->add_dim()->set_dim_value(d);
     }
     // Shape inference insists on IR >= 4 semantics for initializers that are not inputs.
     if (dst.ir_version() < 4) dst.set_ir_version(4);
@@ -448,9 +516,12 @@ ir::Model fromProto(const onnx::ModelProto& proto, const std::string& baseDir, c
     }
     // IR 1 and 2 predate opset imports: their operators are opset 1.
     if (model.opsets.empty() && model.irVersion < 3) model.opsets.push_back({"", 1});
-    for (const auto& m : proto.metadata_props()) model.metadata.emplace_back(m.key(), m.value());
-    for (const auto& f : proto.functions()) model.functionsRaw.push_back(f.SerializeAsString());
-    for (const auto& t : proto.training_info()) model.trainingInfoRaw.push_back(t.SerializeAsString());
+    for (const auto& m : proto.metadata_props())
+        model.metadata.emplace_back(m.key(), m.value());
+    for (const auto& f : proto.functions())
+        model.functionsRaw.push_back(f.SerializeAsString());
+    for (const auto& t : proto.training_info())
+        model.trainingInfoRaw.push_back(t.SerializeAsString());
 
     Importer importer{baseDir, options};
     importer.fillGraph(proto.graph(), *model.graph);
@@ -465,11 +536,13 @@ ir::Model fromProto(const onnx::ModelProto& proto, const std::string& baseDir, c
     return model;
 }
 
-Result<ir::Model> loadModelFromBytes(const std::string& bytes, const std::string& baseDir, const LoadOptions& options) {
+Result<ir::Model> loadModelFromBytes(const std::string& bytes, const std::string& baseDir,
+                                     const LoadOptions& options) {
     try {
         if (bytes.empty()) throw Error("the file is empty");
         onnx::ModelProto proto;
-        if (!proto.ParseFromString(bytes)) throw Error("the file is not a valid ONNX protobuf (parse failed)");
+        if (!proto.ParseFromString(bytes))
+            throw Error("the file is not a valid ONNX protobuf (parse failed)");
         return fromProto(proto, baseDir, options);
     } catch (const Error& e) {
         return e;
@@ -499,7 +572,8 @@ Result<ir::Model> loadModel(const std::string& path, const LoadOptions& options)
         Result<ir::Model> result = Error("");
         {
             onnx::ModelProto proto;
-            if (!proto.ParseFromIstream(&in)) return fail("the file is not a valid ONNX protobuf (parse failed)");
+            if (!proto.ParseFromIstream(&in))
+                return fail("the file is not a valid ONNX protobuf (parse failed)");
             in.close();
             const std::string dir = fs::absolute(fs::path(path)).parent_path().string();
             result = fromProto(proto, dir, options);

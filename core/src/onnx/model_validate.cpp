@@ -8,7 +8,8 @@ namespace opstudio::onnxio::detail {
 int64_t opsetOf(const ir::Model& model, const std::string& domain) {
     const bool isDefault = domain.empty() || domain == "ai.onnx";
     for (const auto& op : model.opsets)
-        if (op.domain == domain || (isDefault && (op.domain.empty() || op.domain == "ai.onnx"))) return op.version;
+        if (op.domain == domain || (isDefault && (op.domain.empty() || op.domain == "ai.onnx")))
+            return op.version;
     return 0;
 }
 
@@ -34,11 +35,13 @@ std::unordered_set<std::string> sparseNamesOf(const ir::Graph& g) {
 
 } // namespace
 
-void validateGraph(ir::Graph& graph, const ir::Model& model, const std::unordered_set<std::string>& outerScope,
+void validateGraph(ir::Graph& graph, const ir::Model& model,
+                   const std::unordered_set<std::string>& outerScope,
                    const std::unordered_set<std::string>& sparseNames) {
     // Where each name comes from, to report a second definition precisely.
     std::unordered_map<std::string, std::string> definedBy;
-    for (const auto& [name, t] : graph.initializers) definedBy.emplace(name, "an initializer");
+    for (const auto& [name, t] : graph.initializers)
+        definedBy.emplace(name, "an initializer");
     for (const auto& name : sparseNames)
         if (!definedBy.emplace(name, "a sparse initializer").second)
             throw Error("value '" + name + "' is defined twice (sparse initializer and initializer)");
@@ -53,15 +56,17 @@ void validateGraph(ir::Graph& graph, const ir::Model& model, const std::unordere
         const ir::Node& node = *graph.node(id);
         if (node.opType.empty()) throw nodeError("node has no op type", node, model);
         if (opsetOf(model, node.domain) == 0)
-            throw nodeError("no opset import for domain '" + (node.domain.empty() ? std::string("ai.onnx") : node.domain) +
+            throw nodeError("no opset import for domain '" +
+                                (node.domain.empty() ? std::string("ai.onnx") : node.domain) +
                                 "' used by node '" + node.name + "' (" + node.opType + ")",
                             node, model);
         for (const auto& out : node.outputs) {
             if (out.empty()) continue;
-            auto [it, inserted] = definedBy.emplace(out, "output of node '" + node.name + "' (" + node.opType + ")");
+            auto [it, inserted] =
+                definedBy.emplace(out, "output of node '" + node.name + "' (" + node.opType + ")");
             if (!inserted)
-                throw nodeError("value '" + out + "' is defined twice: " + it->second + " and output of node '" +
-                                    node.name + "' (" + node.opType + ")",
+                throw nodeError("value '" + out + "' is defined twice: " + it->second +
+                                    " and output of node '" + node.name + "' (" + node.opType + ")",
                                 node, model);
         }
     }
@@ -69,7 +74,8 @@ void validateGraph(ir::Graph& graph, const ir::Model& model, const std::unordere
         const ir::Node& node = *graph.node(id);
         for (const auto& in : node.inputs) {
             if (in.empty() || definedBy.count(in) || outerScope.count(in)) continue;
-            throw nodeError("input '" + in + "' of node '" + node.name + "' (" + node.opType + ") is never defined",
+            throw nodeError("input '" + in + "' of node '" + node.name + "' (" + node.opType +
+                                ") is never defined",
                             node, model);
         }
     }
@@ -85,7 +91,8 @@ void validateGraph(ir::Graph& graph, const ir::Model& model, const std::unordere
         if (!graph.node(id)->subgraphs().empty()) hasSubgraphs = true;
     if (hasSubgraphs) {
         std::unordered_set<std::string> scope = outerScope;
-        for (const auto& [name, how] : definedBy) scope.insert(name);
+        for (const auto& [name, how] : definedBy)
+            scope.insert(name);
         for (ir::NodeId id : graph.order()) {
             ir::Node& node = *graph.node(id);
             for (ir::Graph* sub : node.subgraphs()) {

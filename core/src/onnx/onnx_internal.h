@@ -23,7 +23,8 @@ std::string resolveExternalPath(const std::string& baseDir, const std::string& l
 /// Validates the graph (names defined once, inputs defined before use, opsets imported)
 /// and sorts it topologically; recurses into subgraphs. `outerScope` holds names visible from
 /// enclosing graphs. Throws opstudio::Error with node context.
-void validateGraph(ir::Graph& graph, const ir::Model& model, const std::unordered_set<std::string>& outerScope,
+void validateGraph(ir::Graph& graph, const ir::Model& model,
+                   const std::unordered_set<std::string>& outerScope,
                    const std::unordered_set<std::string>& sparseNames);
 
 /// Value type (tensor element type and shape) <-> TypeProto.

@@ -39,8 +39,10 @@ void mergeValueInfo(const onnx::ValueInfoProto& vi, ir::Graph& graph) {
 } // namespace
 
 void mergeInferredTypes(const onnx::GraphProto& inferred, ir::Graph& graph, bool exportedOrder) {
-    for (const auto& vi : inferred.value_info()) mergeValueInfo(vi, graph);
-    for (const auto& vi : inferred.output()) mergeValueInfo(vi, graph);
+    for (const auto& vi : inferred.value_info())
+        mergeValueInfo(vi, graph);
+    for (const auto& vi : inferred.output())
+        mergeValueInfo(vi, graph);
     std::vector<ir::NodeId> order;
     if (exportedOrder) {
         order = exportOrder(graph);
@@ -58,7 +60,8 @@ void mergeInferredTypes(const onnx::GraphProto& inferred, ir::Graph& graph, bool
             if (!a) continue;
             if (ap.has_g() && a->g) mergeInferredTypes(ap.g(), *a->g, exportedOrder);
             for (int k = 0; k < ap.graphs_size() && k < static_cast<int>(a->graphs.size()); ++k)
-                if (a->graphs[static_cast<size_t>(k)]) mergeInferredTypes(ap.graphs(k), *a->graphs[static_cast<size_t>(k)], exportedOrder);
+                if (a->graphs[static_cast<size_t>(k)])
+                    mergeInferredTypes(ap.graphs(k), *a->graphs[static_cast<size_t>(k)], exportedOrder);
         }
     }
 }

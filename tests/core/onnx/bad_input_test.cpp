@@ -39,12 +39,14 @@ void writeBytes(const fs::path& path, const std::string& bytes) {
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-void addTensorInput(onnx::GraphProto& g, const std::string& name, std::vector<int64_t> dims, bool output = false) {
+void addTensorInput(onnx::GraphProto& g, const std::string& name, std::vector<int64_t> dims,
+                    bool output = false) {
     auto* vi = output ? g.add_output() : g.add_input();
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    for (int64_t d : dims)
+        tt->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
 onnx::NodeProto* addNode(onnx::GraphProto& g, const std::string& op, std::vector<std::string> in,
@@ -52,8 +54,10 @@ onnx::NodeProto* addNode(onnx::GraphProto& g, const std::string& op, std::vector
     auto* n = g.add_node();
     n->set_op_type(op);
     n->set_name(name);
-    for (auto& i : in) n->add_input(i);
-    for (auto& o : out) n->add_output(o);
+    for (auto& i : in)
+        n->add_input(i);
+    for (auto& o : out)
+        n->add_output(o);
     return n;
 }
 
@@ -99,11 +103,11 @@ std::string loadProtoError(const onnx::ModelProto& m, const TempDir& dir) {
     return loadError(p);
 }
 
-#define EXPECT_LOAD_ERROR(message, needle)                                                                     \
-    do {                                                                                                       \
-        const std::string msg_ = (message);                                                                    \
-        EXPECT_FALSE(msg_.empty()) << "loaded without error";                                                  \
-        EXPECT_NE(msg_.find(needle), std::string::npos) << msg_;                                               \
+#define EXPECT_LOAD_ERROR(message, needle)                                                                   \
+    do {                                                                                                     \
+        const std::string msg_ = (message);                                                                  \
+        EXPECT_FALSE(msg_.empty()) << "loaded without error";                                                \
+        EXPECT_NE(msg_.find(needle), std::string::npos) << msg_;                                             \
     } while (0)
 
 } // namespace
@@ -123,7 +127,8 @@ TEST(OnnxLoad, RandomBytesAreAnError) {
     TempDir dir;
     std::mt19937 rng(1234);
     std::string bytes(4096, '\0');
-    for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+    for (char& c : bytes)
+        c = static_cast<char>(rng() & 0xff);
     writeBytes(dir / "random.onnx", bytes);
     const std::string msg = loadError(dir / "random.onnx");
     EXPECT_FALSE(msg.empty());
@@ -378,7 +383,8 @@ TEST(OnnxTensor, TypedFieldsOfEveryDtype) {
         onnx::TensorProto t;
         t.set_name("t");
         t.set_data_type(dtype);
-        for (auto d : dims) t.add_dims(d);
+        for (auto d : dims)
+            t.add_dims(d);
         return t;
     };
     {
@@ -396,7 +402,8 @@ TEST(OnnxTensor, TypedFieldsOfEveryDtype) {
     }
     {
         auto t = make(onnx::TensorProto::BOOL, {3});
-        for (int v : {1, 0, 7}) t.add_int32_data(v);
+        for (int v : {1, 0, 7})
+            t.add_int32_data(v);
         auto x = onnxio::tensorFromProto(t);
         EXPECT_EQ(x.data<uint8_t>()[2], 1);
     }

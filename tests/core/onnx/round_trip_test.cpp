@@ -24,7 +24,8 @@ std::vector<fs::path> findModels() {
     for (const char* root : {OPSTUDIO_ONNX_TESTDATA_DIR, OPSTUDIO_TEST_DATA_DIR}) {
         std::error_code ec;
         if (!fs::is_directory(root, ec)) continue;
-        for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator(); ++it)
+        for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+             ++it)
             if (it->is_regular_file() && it->path().extension() == ".onnx") out.push_back(it->path());
     }
     std::sort(out.begin(), out.end());
@@ -40,7 +41,8 @@ std::map<std::string, int> opHistogram(const ir::Graph& g) {
 bool sameBytes(const ir::Tensor& a, const ir::Tensor& b) {
     if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
     if (a.dtype() == ir::DType::String) return a.strings() == b.strings();
-    return a.byteSize() == b.byteSize() && (a.byteSize() == 0 || std::memcmp(a.raw(), b.raw(), a.byteSize()) == 0);
+    return a.byteSize() == b.byteSize() &&
+           (a.byteSize() == 0 || std::memcmp(a.raw(), b.raw(), a.byteSize()) == 0);
 }
 
 bool originalPassesChecker(const fs::path& p) {
@@ -54,7 +56,9 @@ bool originalPassesChecker(const fs::path& p) {
 
 /// True while ir::Value has no slot for non-tensor types (sequence, optional, map): graphs with
 /// such inputs/outputs cannot be exported checker-clean until it has one.
-template <typename V = ir::Value> constexpr bool kValueKeepsNonTensorTypes = requires(V v) { v.typeRaw; };
+template <typename V = ir::Value> constexpr bool kValueKeepsNonTensorTypes = requires(V v) {
+    v.typeRaw;
+};
 
 bool hasNonTensorGraphIo(const fs::path& p) {
     onnx::ModelProto m;
@@ -95,7 +99,8 @@ void expectIndexConsistent(const ir::Graph& g, const std::string& where) {
             auto it = producedAt.find(in);
             if (it != producedAt.end()) EXPECT_LT(it->second, pos) << where << ": order at " << n->name;
         }
-        for (ir::Graph* sg : n->subgraphs()) expectIndexConsistent(*sg, where + "/" + n->opType);
+        for (ir::Graph* sg : n->subgraphs())
+            expectIndexConsistent(*sg, where + "/" + n->opType);
         ++pos;
     }
 }
@@ -107,7 +112,8 @@ TEST(OnnxRoundTrip, EveryModelLoadsExportsAndPassesChecker) {
     ASSERT_GT(models.size(), 1000u) << "libonnx-testdata is missing";
     // saveModel fsyncs each file; on tmpfs that costs nothing, which keeps 1,000 saves fast.
     std::error_code ec;
-    const fs::path scratch = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    const fs::path scratch =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     const fs::path outDir = scratch / ("opstudio_round_trip_" + std::to_string(::getpid()));
     fs::create_directories(outDir);
     int checked = 0;
@@ -154,9 +160,10 @@ TEST(OnnxRoundTrip, EveryModelLoadsExportsAndPassesChecker) {
         EXPECT_EQ(again->graph->inputs, model.graph->inputs) << where;
         EXPECT_EQ(again->graph->outputs, model.graph->outputs) << where;
     }
-    std::printf("[ round trip ] %zu models, %d passed the checker after export, %zu skipped\n", models.size(), checked,
-                skipped.size());
-    for (const auto& s : skipped) std::printf("  skipped: %s\n", s.c_str());
+    std::printf("[ round trip ] %zu models, %d passed the checker after export, %zu skipped\n", models.size(),
+                checked, skipped.size());
+    for (const auto& s : skipped)
+        std::printf("  skipped: %s\n", s.c_str());
     fs::remove_all(outDir);
 }
 
@@ -175,7 +182,8 @@ TEST(OnnxImport, SubgraphsArePresentAfterImport) {
 }
 
 TEST(OnnxImport, GraphInputsKeepTypesAndShapes) {
-    const std::string path = std::string(OPSTUDIO_ONNX_TESTDATA_DIR) + "/node/test_conv_with_strides_padding/model.onnx";
+    const std::string path =
+        std::string(OPSTUDIO_ONNX_TESTDATA_DIR) + "/node/test_conv_with_strides_padding/model.onnx";
     auto loaded = onnxio::loadModel(path);
     ASSERT_TRUE(loaded.ok()) << loaded.error().describe();
     const ir::Value* x = loaded->graph->findValue("x");

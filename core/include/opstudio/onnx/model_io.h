@@ -10,7 +10,7 @@
 namespace onnx {
 class ModelProto;
 class TensorProto;
-}
+} // namespace onnx
 
 namespace opstudio::onnxio {
 
@@ -44,7 +44,8 @@ Status saveModel(const ir::Model& model, const std::string& path, const SaveOpti
 /// IR -> proto (topologically sorted). Throws opstudio::Error.
 void toProto(const ir::Model& model, onnx::ModelProto& proto);
 /// proto -> IR. Throws opstudio::Error.
-ir::Model fromProto(const onnx::ModelProto& proto, const std::string& baseDir, const LoadOptions& options = {});
+ir::Model fromProto(const onnx::ModelProto& proto, const std::string& baseDir,
+                    const LoadOptions& options = {});
 
 /// TensorProto <-> Tensor (raw_data and typed fields; external data resolved in baseDir).
 ir::Tensor tensorFromProto(const onnx::TensorProto& proto, const std::string& baseDir = {});
