@@ -55,7 +55,25 @@ Result<CompareResult> compareModels(std::shared_ptr<const ir::Model> a, std::sha
                                     const std::map<std::string, ir::Tensor>& feeds = {},
                                     const CompareOptions& options = {});
 
-/// Metrics between two tensors of the same shape (numeric dtypes).
+/// Metrics between two tensors of the same shape (numeric dtypes). `a` is the reference.
+/// Throws opstudio::Error when the shapes differ or a dtype is not numeric.
 OutputComparison compareTensors(const std::string& name, const ir::Tensor& a, const ir::Tensor& b);
+
+/// SNR reported for identical tensors (the true value is +inf; JSON has no infinity).
+inline constexpr double kIdenticalSnrDb = 999.0;
+
+/// max|a - b| and max|a| over two same-shape numeric tensors (the divergence test's inputs).
+struct AbsErrors {
+    double maxAbs = 0;
+    double maxRef = 0; // max |a|
+    /// max_abs / max|a| (max_abs itself when a is all zero).
+    double relative() const { return maxRef > 0 ? maxAbs / maxRef : maxAbs; }
+};
+AbsErrors absErrors(const ir::Tensor& a, const ir::Tensor& b);
+
+/// Maps values of model B to the values of model A they stand for, through provenance (or node
+/// names / ids when a node has none). Only values whose shapes agree (where known) are mapped.
+/// Key: B value name; mapped: A value name.
+std::map<std::string, std::string> correspondingValues(const ir::Graph& a, const ir::Graph& b);
 
 } // namespace opstudio::compare
