@@ -21,7 +21,9 @@ using AddCommand = void (*)(CLI::App&, opstudio::cli::CommandAction&);
 constexpr AddCommand kCommands[] = {
     opstudio::cli::addInfoCommand,
     opstudio::cli::addRunCommand,
+    opstudio::cli::addProfileCommand,
     opstudio::cli::addOptimizeCommand,
+    opstudio::cli::addLayoutCommand,
 };
 
 std::string oneLine(std::string text) {

@@ -13,5 +13,7 @@ using CommandAction = std::function<int()>;
 void addInfoCommand(CLI::App& app, CommandAction& action);
 void addOptimizeCommand(CLI::App& app, CommandAction& action);
 void addRunCommand(CLI::App& app, CommandAction& action);
+void addProfileCommand(CLI::App& app, CommandAction& action);
+void addLayoutCommand(CLI::App& app, CommandAction& action);
 
 } // namespace opstudio::cli
