@@ -101,6 +101,33 @@ private:
     std::vector<Block> m_blocks;
 };
 
+/// Long edges as straight vertical runs where there is room: the dummies of one edge can all take
+/// one x if it lies in every dummy's free interval (between its placed left and right neighbours,
+/// separations kept). Take the point of the common interval closest to the dummies' median x.
+/// Edges are processed in input order, each seeing the positions the previous ones left.
+void straightenLongEdges(const LayeredGraph& g, const Placer& placer, std::vector<float>& x) {
+    std::vector<float> xs;
+    const int edges = static_cast<int>(g.chainStart.size()) - 1;
+    for (int e = 0; e < edges; ++e) {
+        const int first = g.chainStart[e] + 1, last = g.chainStart[e + 1] - 1; // dummies: [first, last)
+        if (last - first < 2) continue;
+        float lo = -std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::max();
+        xs.clear();
+        for (int k = first; k < last; ++k) {
+            const int d = g.chain[k];
+            const auto& layer = g.layers[g.layer[d]];
+            const int p = g.pos[d];
+            if (p > 0) lo = std::max(lo, x[layer[p - 1]] + placer.separation(layer[p - 1], d));
+            if (p + 1 < static_cast<int>(layer.size())) hi = std::min(hi, x[layer[p + 1]] - placer.separation(d, layer[p + 1]));
+            xs.push_back(x[d]);
+        }
+        if (lo > hi) continue;
+        std::nth_element(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(xs.size() / 2), xs.end());
+        const float target = std::clamp(xs[xs.size() / 2], lo, hi);
+        for (int k = first; k < last; ++k) x[g.chain[k]] = target;
+    }
+}
+
 } // namespace
 
 Coordinates assignCoordinates(const LayeredGraph& g, const LayoutInput& input, const LayoutOptions& options) {
@@ -116,6 +143,7 @@ Coordinates assignCoordinates(const LayeredGraph& g, const LayoutInput& input, c
             for (int l = layers - 2; l >= 0; --l) placer.place(l, Side::Down);
     }
     for (int l = 0; l < layers; ++l) placer.place(l, Side::Both);
+    straightenLongEdges(g, placer, c.x);
 
     // Left edge of the drawing at x = 0.
     float left = std::numeric_limits<float>::max();

@@ -119,16 +119,18 @@ LayeredGraph buildLayeredGraph(const LayoutInput& input) {
     for (int v : topo)
         for (int i = pred.start[v]; i < pred.start[v + 1]; ++i) layer[v] = std::max(layer[v], layer[pred.items[i]] + 1);
 
-    // Compaction: longest path leaves sources (graph inputs, side branches) at the top, far above
-    // their consumers. In reverse topological order (successors final), move a node down to just
-    // above its nearest consumer when that shortens more edges than it lengthens: always for
-    // sources, otherwise when it has more outgoing than incoming edges. Sinks already sit one layer
-    // below their last producer. Each move strictly lowers the number of dummy nodes.
+    // Compaction: longest path leaves sources (graph inputs, side branches such as an attention
+    // mask's Unsqueeze/Cast chain) at the top, far above their consumers. In reverse topological
+    // order (successors final), move a node down to just above its nearest consumer unless that
+    // lengthens more edges than it shortens: always for sources, otherwise when it has at least as
+    // many outgoing as incoming edges. Ties matter: they let a whole side chain slide down to its
+    // consumer one node at a time. Sinks already sit one layer below their last producer. No move
+    // adds dummy nodes.
     for (auto it = topo.rbegin(); it != topo.rend(); ++it) {
         const int v = *it;
         const int outDeg = succ.start[v + 1] - succ.start[v];
         const int inDeg = pred.start[v + 1] - pred.start[v];
-        if (outDeg == 0 || (inDeg > 0 && outDeg <= inDeg)) continue;
+        if (outDeg == 0 || outDeg < inDeg) continue;
         int nearest = layer[succ.items[succ.start[v]]];
         for (int i = succ.start[v]; i < succ.start[v + 1]; ++i) nearest = std::min(nearest, layer[succ.items[i]]);
         layer[v] = std::max(layer[v], nearest - 1);
