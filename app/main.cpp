@@ -1,0 +1,79 @@
+// opstudio: the Qt 6 studio. Wiring only: arguments, the window, and the --screenshot mode that
+// loads (and optionally profiles) a model, renders the window to a PNG and exits.
+#include "docks/operators_panel.h"
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QTimer>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setApplicationName("OpStudio");
+    QApplication::setOrganizationName("OpStudio");
+    QApplication::setApplicationVersion(OPSTUDIO_VERSION);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Run, profile and optimize ONNX models on the CPU.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("model", "ONNX model to open.", "[MODEL]");
+    QCommandLineOption profileOption("profile", "Profile the model once it is loaded.");
+    QCommandLineOption screenshotOption("screenshot", "Render the main window to FILE.png and exit.", "FILE");
+    QCommandLineOption runsOption("runs", "Timed runs for --profile (default 20).", "N", "20");
+    parser.addOptions({profileOption, screenshotOption, runsOption});
+    parser.process(app);
+
+    const QString model = parser.positionalArguments().value(0);
+    const QString screenshot = parser.value(screenshotOption);
+    const bool headless = !screenshot.isEmpty();
+
+    opstudio::ui::MainWindow::Options options;
+    options.persistSettings = !headless; // screenshots are reproducible: default layout, no recent files
+    opstudio::ui::MainWindow window(options);
+    if (headless) {
+        window.setErrorReporter([](const QString& title, const QString& message) {
+            std::fprintf(stderr, "error: %s: %s\n", qPrintable(title), qPrintable(message));
+            QCoreApplication::exit(1);
+        });
+        window.resize(1600, 1000);
+    }
+    window.show();
+
+    auto finish = [&] {
+        if (!headless) return;
+        // Let the docks settle at their final sizes before grabbing.
+        QTimer::singleShot(200, &window, [&] {
+            const bool ok = window.saveScreenshot(screenshot);
+            if (!ok) std::fprintf(stderr, "error: cannot write %s\n", qPrintable(screenshot));
+            QCoreApplication::exit(ok ? 0 : 1);
+        });
+    };
+    QObject::connect(&window, &opstudio::ui::MainWindow::modelLoaded, &window, [&] {
+        if (parser.isSet(profileOption)) {
+            opstudio::ui::ProfileSettings settings = window.profileSettings();
+            settings.runs = parser.value(runsOption).toInt() > 0 ? parser.value(runsOption).toInt() : 20;
+            window.startProfile(settings);
+        } else {
+            finish();
+        }
+    });
+    QObject::connect(&window, &opstudio::ui::MainWindow::profileFinished, &window, [&] {
+        if (!headless) return;
+        // Show the hottest node in Properties so the screenshot has every pane filled.
+        if (auto p = window.lastProfile()) {
+            const opstudio::profile::NodeProfile* best = nullptr;
+            for (const auto& n : p->nodes)
+                if (n.depth == 0 && (!best || n.time.median > best->time.median)) best = &n;
+            if (best) window.selectNode(best->id);
+        }
+        finish();
+    });
+
+    if (!model.isEmpty()) window.openFile(model);
+    else if (headless) finish();
+    return app.exec();
+}
