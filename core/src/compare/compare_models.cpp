@@ -179,6 +179,10 @@ std::map<std::string, std::string> correspondingValues(const ir::Graph& a, const
             if (!va || !vb || shapesAgree(va->shape, vb->shape)) out[unmatched[0]] = leaving[0];
         }
     });
+    // Graph outputs that keep their names stand for each other even when their producers do not
+    // map (a rewrite without provenance): the divergence is then at least placed at A's producer.
+    for (const auto& o : b.outputs)
+        if (!out.count(o) && aOutputs.count(o)) out[o] = o;
     return out;
 }
 
