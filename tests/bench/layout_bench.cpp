@@ -4,6 +4,7 @@
 // residual) at 1k, 2k, 5k, 10k and 25k nodes, single-threaded, median of 3 runs.
 // --dot FILE N writes the same N-node graph as Graphviz input (box sizes in inches at 72 dpi) so
 // `dot -Tplain FILE` can be timed on the same graph; Graphviz is not a dependency.
+#include "opstudio/layout/layered_graph.h"
 #include "opstudio/layout/layout.h"
 
 #include <algorithm>
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: opstudio_layout_bench [--dot FILE N]\n");
         return 2;
     }
-    std::printf("%8s %8s %10s %10s %10s\n", "nodes", "edges", "median_ms", "crossings", "layers");
+    std::printf("%8s %8s %10s %10s %10s %8s | stages ms: %8s %8s %8s\n", "nodes", "edges", "median_ms", "crossings",
+                "layers", "dummies", "layering", "ordering", "coords");
     for (int n : {1000, 2000, 5000, 10000, 25000}) {
         const LayoutInput in = chainWithSkips(n);
         std::vector<double> ms;
@@ -68,8 +70,21 @@ int main(int argc, char** argv) {
         }
         std::sort(ms.begin(), ms.end());
         const int layers = r.layers.empty() ? 0 : *std::max_element(r.layers.begin(), r.layers.end()) + 1;
-        std::printf("%8d %8zu %10.1f %10lld %10d\n", n, in.edges.size(), ms[1], static_cast<long long>(r.crossings),
-                    layers);
+        // One more run stage by stage (the rest of layoutGraph is edge routing).
+        using Clock = std::chrono::steady_clock;
+        auto msSince = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+        auto t = Clock::now();
+        LayeredGraph g = buildLayeredGraph(in);
+        const double layeringMs = msSince(t);
+        t = Clock::now();
+        orderLayers(g, LayoutOptions{}.crossingSweeps);
+        const double orderingMs = msSince(t);
+        t = Clock::now();
+        const Coordinates c = assignCoordinates(g, in, LayoutOptions{});
+        const double coordsMs = msSince(t);
+        std::printf("%8d %8zu %10.1f %10lld %10d %8d | %19.1f %8.1f %8.1f\n", n, in.edges.size(), ms[1],
+                    static_cast<long long>(r.crossings), layers, g.nodeCount() - g.realCount, layeringMs, orderingMs,
+                    coordsMs);
     }
     return 0;
 }
