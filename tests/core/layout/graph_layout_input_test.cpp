@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -98,6 +99,26 @@ std::vector<fs::path> committedModels() {
     return ::testing::AssertionSuccess();
 }
 
+/// No polyline passes through a box other than its own source and target (segments sampled).
+::testing::AssertionResult edgesAvoidBoxes(const LayoutInput& in, const LayoutResult& r) {
+    for (size_t e = 0; e < in.edges.size(); ++e) {
+        const auto& pts = r.edges[e];
+        for (size_t i = 1; i < pts.size(); ++i)
+            for (size_t v = 0; v < in.nodes.size(); ++v) {
+                if (static_cast<int>(v) == in.edges[e].from || static_cast<int>(v) == in.edges[e].to) continue;
+                for (int k = 0; k <= 16; ++k) {
+                    const float t = k / 16.f;
+                    const float x = pts[i - 1].x + (pts[i].x - pts[i - 1].x) * t;
+                    const float y = pts[i - 1].y + (pts[i].y - pts[i - 1].y) * t;
+                    if (std::abs(x - r.centers[v].x) < in.nodes[v].width / 2 - 0.5f &&
+                        std::abs(y - r.centers[v].y) < in.nodes[v].height / 2 - 0.5f)
+                        return ::testing::AssertionFailure() << "edge " << e << " crosses box " << v;
+                }
+            }
+    }
+    return ::testing::AssertionSuccess();
+}
+
 } // namespace
 
 TEST(BuildGraphLayoutInput, FoldsWeightsAndConstantsAndAddsInputOutputBoxes) {
@@ -175,6 +196,7 @@ TEST(LayoutModels, CommittedModelsLayOutCleanly) {
                     in.items.size(), in.input.edges.size(), static_cast<long long>(r.crossings), r.width, r.height,
                     r.layoutMs);
         EXPECT_TRUE(noOverlapByLayer(in.input, r)) << name;
+        EXPECT_TRUE(edgesAvoidBoxes(in.input, r)) << name;
         for (const auto& item : in.items) EXPECT_NE(item.label, "Constant") << name;
         for (size_t e = 0; e < in.input.edges.size(); ++e) {
             const auto [from, to] = in.input.edges[e];
