@@ -1,9 +1,13 @@
 // `opstudio-cli optimize MODEL -o OUT.onnx`: load -> IR -> (passes) -> save.
-// The pipeline step is where --pass/--preset/--recipe plug in once core/passes exists.
+// Passes come from core/passes: --preset, then --recipe, then each --pass, in that order.
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 
 #include "opstudio/onnx/model_io.h"
+#include "opstudio/passes/pipeline.h"
+
+#include <fstream>
+#include <sstream>
 
 #include <iostream>
 
@@ -17,20 +21,64 @@ struct OptimizeRequest {
     std::vector<std::string> passes;
     std::string preset;
     std::string recipe;
+    std::string saveRecipe;
+    std::string report;
     std::string externalData = "auto";
     bool noCheck = false;
     JsonOption json;
 };
 
-/// Applies the requested optimizations. With none requested the model goes through unchanged,
-/// which makes `optimize` a faithful load/save round trip.
-nlohmann::json applyPipeline(ir::Model& model, const OptimizeRequest& request) {
-    nlohmann::json applied = nlohmann::json::array();
-    if (!request.passes.empty()) throw CliError("unknown pass '" + request.passes.front() + "'");
-    if (!request.preset.empty()) throw CliError("unknown preset '" + request.preset + "'");
-    if (!request.recipe.empty())
-        throw CliError("recipes are not supported by this build ('" + request.recipe + "')");
-    return applied;
+std::string readText(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CliError("cannot read recipe '" + path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void writeText(const std::string& path, const std::string& text, const char* what) {
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) throw CliError(std::string("cannot write ") + what + " '" + path + "'");
+    out << text;
+    if (!out) throw CliError(std::string("cannot write ") + what + " '" + path + "'");
+}
+
+/// --preset, then --recipe, then each --pass in order (the order docs/recipes.md promises).
+passes::Pipeline buildPipeline(const OptimizeRequest& request) {
+    passes::Pipeline pipeline;
+    if (!request.preset.empty()) pipeline = passes::Pipeline::preset(request.preset);
+    if (!request.recipe.empty()) {
+        auto recipe = passes::Pipeline::fromJson(readText(request.recipe));
+        if (!recipe.ok()) {
+            Error e = recipe.error();
+            if (e.context().file.empty()) e.context().file = request.recipe;
+            throw e;
+        }
+        for (auto& step : recipe.value().steps)
+            pipeline.steps.push_back(std::move(step));
+    }
+    for (const auto& spec : request.passes)
+        pipeline.steps.push_back(passes::Pipeline::parseStep(spec));
+    return pipeline;
+}
+
+nlohmann::json reportJson(const passes::PassReport& r) {
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& s : r.skipped)
+        skipped.push_back({{"node", s.node}, {"op_type", s.opType}, {"reason", s.reason}});
+    return {{"pass", r.pass},
+            {"applied", r.applied},
+            {"changed", r.changed()},
+            {"nodes_before", r.nodesBefore},
+            {"nodes_after", r.nodesAfter},
+            {"nodes_removed", r.nodesRemoved},
+            {"nodes_added", r.nodesAdded},
+            {"weight_bytes_before", r.weightBytesBefore},
+            {"weight_bytes_after", r.weightBytesAfter},
+            {"bytes_saved", r.bytesSaved()},
+            {"wall_ms", r.wallMs},
+            {"skipped", skipped},
+            {"notes", r.notes}};
 }
 
 } // namespace
@@ -41,9 +89,11 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
         app.add_subcommand("optimize", "Apply passes to a model and save the result (never over the input)");
     cmd->add_option("model", request->model, "ONNX model file")->required();
     cmd->add_option("-o,--output", request->output, "Output .onnx file")->required();
-    cmd->add_option("--pass", request->passes, "Pass to apply (repeatable, in order)");
+    cmd->add_option("--pass", request->passes, "Pass to apply, NAME[:key=value,...] (repeatable, in order)");
     cmd->add_option("--preset", request->preset, "Named pass pipeline");
-    cmd->add_option("--recipe", request->recipe, "JSON recipe with passes and parameters");
+    cmd->add_option("--recipe", request->recipe, "JSON recipe with passes and parameters (docs/recipes.md)");
+    cmd->add_option("--save-recipe", request->saveRecipe, "Write the pipeline that was run as a JSON recipe");
+    cmd->add_option("--report", request->report, "Write what every pass did as JSON");
     cmd->add_option("--external-data", request->externalData,
                     "Weights in OUT.onnx.data: auto (over 2 GB), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -53,7 +103,14 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
         action = [request] {
             ir::Model model = loadModelOrThrow(request->model);
             const size_t nodesBefore = model.graph->nodeCount();
-            nlohmann::json applied = applyPipeline(model, *request);
+            const passes::Pipeline pipeline = buildPipeline(*request);
+            nlohmann::json applied = nlohmann::json::array();
+            if (!pipeline.steps.empty()) {
+                auto reports = pipeline.run(model);
+                if (!reports.ok()) throw reports.error();
+                for (const auto& r : reports.value())
+                    applied.push_back(reportJson(r));
+            }
             onnxio::SaveOptions options;
             options.check = !request->noCheck;
             if (request->externalData == "always")
@@ -68,6 +125,9 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
                     throw Error(std::string(e.what()) + " (use --no-check to save anyway)", e.context());
                 throw e;
             }
+            if (!request->saveRecipe.empty()) writeText(request->saveRecipe, pipeline.toJson(), "recipe");
+            if (!request->report.empty())
+                writeText(request->report, nlohmann::json{{"passes", applied}}.dump(2) + "\n", "report");
             nlohmann::json doc;
             doc["input"] = request->model;
             doc["output"] = request->output;

@@ -360,3 +360,30 @@ TEST(CliErrors, BadArgumentsGiveOneErrorLine) {
         EXPECT_TRUE(r.oneErrorLine()) << r.err;
     }
 }
+
+TEST(CliOptimize, PresetKeepsOutputsAndWritesRecipeAndReport) {
+    TempDir dir;
+    const std::string caseDir = std::string(OPSTUDIO_TEST_DATA_DIR) + "/models/resnet_bn_stack";
+    if (!fs::exists(caseDir + "/model.onnx")) GTEST_SKIP() << "committed test model missing";
+    const fs::path out = dir / "opt.onnx";
+    auto r = runCli({"optimize", caseDir + "/model.onnx", "-o", out.string(), "--preset", "safe-fusions",
+                     "--save-recipe", (dir / "recipe.json").string(), "--report", (dir / "report.json").string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NO_THROW(onnx::checker::check_model(out.string()));
+    const auto recipe = nlohmann::json::parse(readFile(dir / "recipe.json"));
+    EXPECT_EQ(recipe["opstudio_recipe"], 1);
+    EXPECT_FALSE(recipe["passes"].empty());
+    const auto report = nlohmann::json::parse(readFile(dir / "report.json"));
+    EXPECT_EQ(report["passes"].size(), recipe["passes"].size());
+    // The optimized model reproduces the committed reference outputs.
+    r = runCli({"run", out.string(), "--inputs", caseDir + "/test_data_set_0", "--outputs", (dir / "o").string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto expected = onnxio::readTensorFile(caseDir + "/test_data_set_0/output_0.pb");
+    auto actual = onnxio::readTensorFile((dir / "o" / "output_0.pb").string());
+    ASSERT_TRUE(expected.ok() && actual.ok());
+    EXPECT_TRUE(opstudio::testing::allClose(actual.value(), expected.value(), 1e-3, 1e-3));
+    // Replaying the saved recipe works too.
+    r = runCli({"optimize", caseDir + "/model.onnx", "-o", (dir / "again.onnx").string(), "--recipe",
+                (dir / "recipe.json").string()});
+    EXPECT_EQ(r.code, 0) << r.err;
+}
