@@ -11,6 +11,9 @@
 namespace opstudio::passes::fusion {
 
 inline constexpr const char* kMsDomain = "com.microsoft";
+/// Error budget of fuse-attention (not exact: the fused kernel sums the softmax and GEMMs in another
+/// order): max |fused - original| on outputs of unit-scale activations.
+inline constexpr double kAttentionFusionMaxAbs = 1e-4;
 
 /// Constant f32 tensor behind a value, or nullptr (also for other dtypes).
 const ir::Tensor* constF32(const ir::Graph& g, const std::string& value);

@@ -1,9 +1,212 @@
+// Fused (com.microsoft) ops written by the fusion passes that no other family implements:
+// Attention (ORT contrib): input [B, S, hidden_in], weights [hidden_in, 3*hidden], bias [3*hidden],
+// optional mask_index (raw 0/1 mask int32 [B, T]); attributes num_heads, scale (default 1/sqrt(D)),
+// unidirectional (causal), mask_filter_value (default -10000).
+//   qkv = x W + b                       one GEMM for the three projections (oneDNN, packed weights)
+//   per (batch, head), in parallel:     s = scale * q k^T;  s[i, j] += filter where mask[b, j] == 0
+//                                       or (unidirectional) j > i (as ORT does);  p = softmax(s);  y_head = p v
+// The reference path does the same with plain loops.
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/onednn_util.h"
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <limits>
 
 namespace opstudio::rt {
 
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstStrided = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+using Strided = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+
+struct ProjectionPrimitive {
+    dnnl::matmul prim;
+    dnnl::memory::desc weights;
+};
+
+class AttentionKernel final : public Kernel {
+public:
+    AttentionKernel(const KernelInit& init, bool reference)
+        : m_fast(!reference && onednn::mayBeF32(init, 0)) {
+        const ir::Node& node = init.node;
+        m_heads = node.attrInt("num_heads", 0);
+        if (m_heads <= 0) kernelFail(node, "Attention needs num_heads > 0");
+        m_scale = node.attrFloat("scale", 0.f);
+        m_causal = node.attrInt("unidirectional", 0) != 0;
+        m_filter = node.attrFloat("mask_filter_value", -10000.f);
+        if (node.attrInt("do_rotary", 0) != 0) kernelFail(node, "Attention do_rotary is not supported");
+        if (!node.attrInts("qkv_hidden_sizes").empty()) {
+            const auto q = node.attrInts("qkv_hidden_sizes");
+            if (q.size() != 3 || q[0] != q[1] || q[1] != q[2])
+                kernelFail(node, "Attention with different Q/K/V hidden sizes is not supported");
+        }
+        const ir::Tensor* w = init.constInputs.size() > 1 ? init.constInputs[1] : nullptr;
+        if (m_fast && w && w->dtype() == DType::F32 && w->rank() == 2) {
+            m_constW = *w;
+            m_packed = std::make_unique<onednn::PackedWeights>(onednn::plainDesc(w->shape(), DType::F32), m_constW.raw());
+        }
+    }
+
+    std::string_view path() const override { return m_fast ? "onednn+eigen" : "reference"; }
+
+    void run(KernelContext& ctx) override {
+        const ir::Node& node = ctx.node();
+        const Tensor& x = ctx.input(0);
+        const Tensor& w = ctx.input(1);
+        if (x.dtype() != DType::F32 || w.dtype() != DType::F32) kernelFail(node, "Attention supports float only");
+        if (x.rank() != 3 || w.rank() != 2 || w.dim(0) != x.dim(2) || w.dim(1) % 3 != 0)
+            kernelFail(node, "Attention expects input [B, S, hidden_in] and weights [hidden_in, 3*hidden], got " +
+                                 ir::shapeToString(x.shape()) + " and " + ir::shapeToString(w.shape()));
+        for (size_t i = 4; i < ctx.inputCount(); ++i)
+            if (ctx.hasInput(i)) kernelFail(node, "Attention past/attention_bias inputs are not supported");
+        const int64_t b = x.dim(0), s = x.dim(1), in = x.dim(2), h3 = w.dim(1), h = h3 / 3;
+        if (h % m_heads != 0) kernelFail(node, "hidden size is not a multiple of num_heads");
+        const int64_t d = h / m_heads;
+        const float scale = m_scale != 0.f ? m_scale : 1.f / std::sqrt(static_cast<float>(d));
+        const float* bias = nullptr;
+        if (ctx.hasInput(2)) {
+            const Tensor& bt = ctx.input(2);
+            if (bt.dtype() != DType::F32 || bt.numel() != h3) kernelFail(node, "Attention bias must hold 3*hidden floats");
+            bias = bt.data<float>();
+        }
+        const int32_t* mask = nullptr;
+        if (ctx.hasInput(3)) {
+            const Tensor& mt = ctx.input(3);
+            if (mt.dtype() != DType::I32 || mt.rank() != 2 || mt.dim(0) != b || mt.dim(1) != s)
+                kernelFail(node, "Attention mask_index must be a raw int32 mask [batch, sequence], got " +
+                                     ir::shapeToString(mt.shape()));
+            mask = mt.data<int32_t>();
+        }
+        Tensor& y = ctx.allocate(0, DType::F32, {b, s, h});
+        if (y.numel() == 0) return;
+        // qkv [B*S, 3*hidden]
+        Tensor qkv(DType::F32, {b * s, h3});
+        project(x, w, bias, qkv, b * s, in, h3);
+        const float* q = qkv.data<float>();
+        float* out = y.data<float>();
+        const int64_t t = s; // no past: keys = queries
+        parallelFor(
+            b * m_heads,
+            [&](int64_t begin, int64_t end) {
+                std::vector<float> scores(static_cast<size_t>(s * t));
+                for (int64_t bh = begin; bh < end; ++bh) {
+                    const int64_t bi = bh / m_heads, hi = bh % m_heads;
+                    const float* qb = q + bi * s * h3 + hi * d;
+                    const float* kb = qb + h;
+                    const float* vb = qb + 2 * h;
+                    float* yb = out + bi * s * h + hi * d;
+                    head(qb, kb, vb, yb, scores.data(), s, t, d, h3, h, scale, mask ? mask + bi * t : nullptr);
+                }
+            },
+            s * t * d * 4);
+    }
+
+private:
+    void project(const Tensor& x, const Tensor& w, const float* bias, Tensor& qkv, int64_t m, int64_t k, int64_t n) {
+        float* dst = qkv.data<float>();
+        if (m_fast) {
+            auto entry = m_cache.get({{m, k, n}}, [&] {
+                const auto src = onednn::plainDesc({m, k}, DType::F32);
+                const auto wMd = m_packed ? dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any)
+                                          : onednn::plainDesc({k, n}, DType::F32);
+                dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wMd, onednn::plainDesc({m, n}, DType::F32)),
+                                                onednn::engine());
+                return ProjectionPrimitive{dnnl::matmul(pd), pd.weights_desc()};
+            });
+            dnnl::memory srcM = onednn::wrap(onednn::plainDesc({m, k}, DType::F32), x.raw());
+            dnnl::memory wM = m_packed && w.raw() == m_constW.raw() ? m_packed->get(entry->weights)
+                                                                     : onednn::wrap(onednn::plainDesc({k, n}, DType::F32), w.raw());
+            if (!(m_packed && w.raw() == m_constW.raw()) && entry->weights != onednn::plainDesc({k, n}, DType::F32))
+                wM = onednn::reorderedTo(wM, entry->weights);
+            dnnl::memory dstM = onednn::wrap(onednn::plainDesc({m, n}, DType::F32), dst);
+            auto& st = onednn::stream();
+            entry->prim.execute(st, {{DNNL_ARG_SRC, srcM}, {DNNL_ARG_WEIGHTS, wM}, {DNNL_ARG_DST, dstM}});
+            st.wait();
+            if (bias)
+                parallelFor(m, [&](int64_t r0, int64_t r1) {
+                    for (int64_t r = r0; r < r1; ++r)
+                        Eigen::Map<Eigen::ArrayXf>(dst + r * n, n) += Eigen::Map<const Eigen::ArrayXf>(bias, n);
+                }, n);
+            return;
+        }
+        const float* xs = x.data<float>();
+        const float* ws = w.data<float>();
+        for (int64_t r = 0; r < m; ++r)
+            for (int64_t c = 0; c < n; ++c) {
+                double acc = bias ? bias[c] : 0.0;
+                for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xs[r * k + i]) * ws[i * n + c];
+                dst[r * n + c] = static_cast<float>(acc);
+            }
+    }
+
+    /// One (batch, head): q, k, v rows of `ld` floats apart; y rows `ldy` apart.
+    void head(const float* q, const float* k, const float* v, float* y, float* sc, int64_t s, int64_t t, int64_t d,
+              int64_t ld, int64_t ldy, float scale, const int32_t* mask) const {
+        const float neg = m_filter;
+        if (m_fast) {
+            ConstStrided Q(q, s, d, Eigen::OuterStride<>(ld));
+            ConstStrided K(k, t, d, Eigen::OuterStride<>(ld));
+            ConstStrided V(v, t, d, Eigen::OuterStride<>(ld));
+            Eigen::Map<RowMat> S(sc, s, t);
+            S.noalias() = scale * (Q * K.transpose());
+            for (int64_t i = 0; i < s; ++i) {
+                float* row = sc + i * t;
+                // Like ORT: the filter value is added once where the key is masked or in the future.
+                for (int64_t j = 0; j < t; ++j)
+                    if ((mask && mask[j] <= 0) || (m_causal && j > i)) row[j] += neg;
+                Eigen::Map<Eigen::ArrayXf> r(row, t);
+                r = (r - r.maxCoeff()).exp();
+                r *= 1.f / r.sum();
+            }
+            Strided Y(y, s, d, Eigen::OuterStride<>(ldy));
+            Y.noalias() = S * V;
+            return;
+        }
+        for (int64_t i = 0; i < s; ++i) {
+            float* row = sc + i * t;
+            float mx = -std::numeric_limits<float>::infinity();
+            for (int64_t j = 0; j < t; ++j) {
+                double acc = 0;
+                for (int64_t c = 0; c < d; ++c) acc += static_cast<double>(q[i * ld + c]) * k[j * ld + c];
+                float val = static_cast<float>(acc) * scale;
+                if ((mask && mask[j] <= 0) || (m_causal && j > i)) val += neg;
+                row[j] = val;
+                mx = std::max(mx, val);
+            }
+            double sum = 0;
+            for (int64_t j = 0; j < t; ++j) sum += row[j] = std::exp(row[j] - mx);
+            for (int64_t j = 0; j < t; ++j) row[j] = static_cast<float>(row[j] / sum);
+            for (int64_t c = 0; c < d; ++c) {
+                double acc = 0;
+                for (int64_t j = 0; j < t; ++j) acc += static_cast<double>(row[j]) * v[j * ld + c];
+                y[i * ldy + c] = static_cast<float>(acc);
+            }
+        }
+    }
+
+    bool m_fast;
+    int64_t m_heads = 0;
+    float m_scale = 0.f;
+    bool m_causal = false;
+    float m_filter = -10000.f;
+    Tensor m_constW;
+    std::unique_ptr<onednn::PackedWeights> m_packed;
+    onednn::ShapeCache<ProjectionPrimitive> m_cache;
+};
+
+KernelFactory attentionFactory(bool reference) {
+    return [reference](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<AttentionKernel>(init, reference || init.reference);
+    };
+}
+
+} // namespace
+
 void registerFusedKernels(KernelRegistry& r) {
-    (void)r;
+    r.add({"Attention", 1, kLatestOpset, "com.microsoft"}, attentionFactory(false), attentionFactory(true));
 }
 
 } // namespace opstudio::rt
