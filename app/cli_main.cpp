@@ -24,6 +24,8 @@ constexpr AddCommand kCommands[] = {
     opstudio::cli::addProfileCommand,
     opstudio::cli::addOptimizeCommand,
     opstudio::cli::addLayoutCommand,
+    opstudio::cli::addCompareCommand,
+    opstudio::cli::addReportCommand,
 };
 
 std::string oneLine(std::string text) {

@@ -15,5 +15,7 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action);
 void addRunCommand(CLI::App& app, CommandAction& action);
 void addProfileCommand(CLI::App& app, CommandAction& action);
 void addLayoutCommand(CLI::App& app, CommandAction& action);
+void addCompareCommand(CLI::App& app, CommandAction& action);
+void addReportCommand(CLI::App& app, CommandAction& action);
 
 } // namespace opstudio::cli
