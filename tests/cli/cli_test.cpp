@@ -366,8 +366,9 @@ TEST(CliOptimize, PresetKeepsOutputsAndWritesRecipeAndReport) {
     const std::string caseDir = std::string(OPSTUDIO_TEST_DATA_DIR) + "/models/resnet_bn_stack";
     if (!fs::exists(caseDir + "/model.onnx")) GTEST_SKIP() << "committed test model missing";
     const fs::path out = dir / "opt.onnx";
-    auto r = runCli({"optimize", caseDir + "/model.onnx", "-o", out.string(), "--preset", "safe-fusions",
-                     "--save-recipe", (dir / "recipe.json").string(), "--report", (dir / "report.json").string()});
+    auto r =
+        runCli({"optimize", caseDir + "/model.onnx", "-o", out.string(), "--preset", "safe-fusions",
+                "--save-recipe", (dir / "recipe.json").string(), "--report", (dir / "report.json").string()});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NO_THROW(onnx::checker::check_model(out.string()));
     const auto recipe = nlohmann::json::parse(readFile(dir / "recipe.json"));
@@ -376,7 +377,8 @@ TEST(CliOptimize, PresetKeepsOutputsAndWritesRecipeAndReport) {
     const auto report = nlohmann::json::parse(readFile(dir / "report.json"));
     EXPECT_EQ(report["passes"].size(), recipe["passes"].size());
     // The optimized model reproduces the committed reference outputs.
-    r = runCli({"run", out.string(), "--inputs", caseDir + "/test_data_set_0", "--outputs", (dir / "o").string()});
+    r = runCli(
+        {"run", out.string(), "--inputs", caseDir + "/test_data_set_0", "--outputs", (dir / "o").string()});
     ASSERT_EQ(r.code, 0) << r.err;
     auto expected = onnxio::readTensorFile(caseDir + "/test_data_set_0/output_0.pb");
     auto actual = onnxio::readTensorFile((dir / "o" / "output_0.pb").string());
