@@ -1,7 +1,9 @@
 // Every committed model through the "all-fusions" preset: outputs still match the original (1e-4),
-// ONNX Runtime runs the optimized model with the same outputs, and the ONNX checker accepts models
-// that use only ONNX-domain ops. (Debian's checker 1.12 has no com.microsoft schemas: it fails with
-// "No Op registered for FusedConv with domain_version of 1", so models with contrib ops are not checked.)
+// ONNX Runtime runs the optimized model with the same outputs, and the ONNX checker accepts them.
+// Debian's checker (1.12) has no com.microsoft schemas; it does not reject nodes of a custom domain
+// it has no schema for, it just does not check them (only ai.onnx / ai.onnx.ml nodes must have a
+// registered schema). So a model with contrib ops passes the checker with those nodes unchecked:
+// ORT is the real check for them.
 #include "fusion_test_util.h"
 
 using namespace opstudio;
@@ -50,10 +52,8 @@ TEST(FusionPreset, EveryCommittedModelStillMatchesAndRunsInOrt) {
         ASSERT_EQ(after.size(), before.size());
         for (size_t i = 0; i < after.size(); ++i)
             EXPECT_LE(maxAbsDiff(after[i], before[i]), 1e-4) << name << " output " << i;
-        if (onlyOnnxDomain(m)) {
-            const auto st = onnxio::checkModel(m);
-            EXPECT_TRUE(st.ok()) << name << ": " << st.error().describe();
-        }
+        const auto st = onnxio::checkModel(m);
+        EXPECT_TRUE(st.ok()) << name << (onlyOnnxDomain(m) ? "" : " (with contrib ops)") << ": " << st.error().describe();
         expectOrtMatches(m, feeds, 1e-4, std::string(name) + "_fused");
     }
 }
