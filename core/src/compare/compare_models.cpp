@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -44,23 +45,34 @@ std::vector<ir::NodeId> originalsOf(const ir::Graph& a, const ir::Node& nb,
     return out;
 }
 
-double timeModel(rt::Session& s, const std::map<std::string, ir::Tensor>& feeds, const CompareOptions& o) {
-    s.setObserver(nullptr);
-    for (int i = 0; i < o.warmup; ++i) {
-        auto r = s.run(feeds);
-        if (!r.ok()) throw r.error();
-    }
-    std::vector<double> ms;
-    for (int i = 0; i < std::max(1, o.runs); ++i) {
+/// Median latency of both sessions (observer off). Runs alternate A, B, A, B... so that drift of
+/// the machine (frequency, other load) hits both models alike.
+std::pair<double, double> timeModels(rt::Session& a, const std::map<std::string, ir::Tensor>& feedsA, rt::Session& b,
+                                     const std::map<std::string, ir::Tensor>& feedsB, const CompareOptions& o) {
+    a.setObserver(nullptr);
+    b.setObserver(nullptr);
+    const auto timed = [](rt::Session& s, const std::map<std::string, ir::Tensor>& feeds, const char* which) {
         const auto t0 = std::chrono::steady_clock::now();
         auto r = s.run(feeds);
         const auto t1 = std::chrono::steady_clock::now();
-        if (!r.ok()) throw r.error();
-        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        if (!r.ok()) throw Error(std::string("model ") + which + ": " + r.error().describe());
+        return std::chrono::duration<double, std::milli>(t1 - t0).count();
+    };
+    for (int i = 0; i < o.warmup; ++i) {
+        timed(a, feedsA, "A");
+        timed(b, feedsB, "B");
     }
-    std::sort(ms.begin(), ms.end());
-    const size_t n = ms.size();
-    return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+    std::vector<double> msA, msB;
+    for (int i = 0; i < std::max(1, o.runs); ++i) {
+        msA.push_back(timed(a, feedsA, "A"));
+        msB.push_back(timed(b, feedsB, "B"));
+    }
+    const auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        const size_t n = v.size();
+        return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
+    return {median(msA), median(msB)};
 }
 
 /// Keeps copies of model A's values that model B also produces (and nothing else), and the
@@ -143,11 +155,25 @@ std::map<std::string, std::string> correspondingValues(const ir::Graph& a, const
 
     std::map<std::string, std::string> out;
     b.forEachNode([&](const ir::Node& nb) {
+        // A value keeping its name is the same value (passes keep the name of the last output they
+        // replace), whoever produces it now.
+        std::vector<std::string> unmatched;
+        for (const auto& o : nb.outputs) {
+            if (o.empty()) continue;
+            if (aProducer.count(o)) {
+                const ir::Value* va = a.findValue(o);
+                const ir::Value* vb = b.findValue(o);
+                if (!va || !vb || shapesAgree(va->shape, vb->shape)) out[o] = o;
+            } else {
+                unmatched.push_back(o);
+            }
+        }
+        // A rewritten node with a fresh output name stands for the one value that leaves its
+        // group of original nodes (consumed outside the group, or a graph output).
+        if (unmatched.size() != 1 || nb.outputs.size() != 1) return;
         const auto group = originalsOf(a, nb, aByName);
         if (group.empty()) return;
         const std::set<ir::NodeId> members(group.begin(), group.end());
-        // Values of the group that leave it (consumed by a node outside it, or graph outputs):
-        // what the group computes for the rest of the graph.
         std::vector<std::string> leaving;
         a.forEachNode([&](const ir::Node& na) {
             if (!members.count(na.id)) return;
@@ -160,29 +186,11 @@ std::map<std::string, std::string> correspondingValues(const ir::Graph& a, const
                 if (escapes) leaving.push_back(o);
             }
         });
-        std::vector<std::string> unmatched;
-        for (const auto& o : nb.outputs) {
-            if (o.empty()) continue;
-            const auto p = aProducer.find(o);
-            if (p != aProducer.end() && members.count(p->second)) {
-                const ir::Value* va = a.findValue(o);
-                const ir::Value* vb = b.findValue(o);
-                if (!va || !vb || shapesAgree(va->shape, vb->shape)) out[o] = o;
-                continue;
-            }
-            unmatched.push_back(o);
-        }
-        // A fused node with a fresh output name: it stands for the group's one escaping value.
-        if (unmatched.size() == 1 && leaving.size() == 1 && nb.outputs.size() == 1) {
-            const ir::Value* va = a.findValue(leaving[0]);
-            const ir::Value* vb = b.findValue(unmatched[0]);
-            if (!va || !vb || shapesAgree(va->shape, vb->shape)) out[unmatched[0]] = leaving[0];
-        }
+        if (leaving.size() != 1) return;
+        const ir::Value* va = a.findValue(leaving[0]);
+        const ir::Value* vb = b.findValue(unmatched[0]);
+        if (!va || !vb || shapesAgree(va->shape, vb->shape)) out[unmatched[0]] = leaving[0];
     });
-    // Graph outputs that keep their names stand for each other even when their producers do not
-    // map (a rewrite without provenance): the divergence is then at least placed at A's producer.
-    for (const auto& o : b.outputs)
-        if (!out.count(o) && aOutputs.count(o)) out[o] = o;
     return out;
 }
 
@@ -232,8 +240,7 @@ Result<CompareResult> compareModels(std::shared_ptr<const ir::Model> a, std::sha
             result.outputs.push_back(compareTensors(label, ra[i].tensor, other->tensor));
         }
 
-        result.aMs = timeModel(*sa, feeds, options);
-        result.bMs = timeModel(*sb, feedsB, options);
+        std::tie(result.aMs, result.bMs) = timeModels(*sa, feeds, *sb, feedsB, options);
         result.speedup = result.bMs > 0 ? result.aMs / result.bMs : 0;
 
         if (options.findDivergence) {

@@ -207,6 +207,8 @@ void comparisonSection(Html& h, const compare::CompareResult& c) {
                         o.classifier ? fixed(100 * o.top1Agreement, 1) + "%" : "-",
                         o.classifier ? fixed(100 * o.top5Agreement, 1) + "%" : "-"});
     h.table({"output", "max abs", "mean abs", "max rel", "cosine", "SNR dB", "top-1", "top-5"}, rows);
+    h.element("p", "Latency without profiling (alternating runs): original " + fixed(c.aMs, 3) + " ms, optimized " +
+                       fixed(c.bMs, 3) + " ms, speedup " + fixed(c.speedup, 2) + "x.");
     h.raw("<p>");
     if (c.firstDivergence) {
         const auto& d = *c.firstDivergence;

@@ -135,6 +135,8 @@ std::string toMarkdown(const ReportData& d) {
                             o.classifier ? fixed(100 * o.top1Agreement, 1) + "%" : "-",
                             o.classifier ? fixed(100 * o.top5Agreement, 1) + "%" : "-"});
         table(out, {"output", "max abs", "mean abs", "max rel", "cosine", "SNR dB", "top-1", "top-5"}, rows);
+        out << "Latency without profiling (alternating runs): original " << fixed(c.aMs, 3) << " ms, optimized "
+            << fixed(c.bMs, 3) << " ms, speedup " << fixed(c.speedup, 2) << "x.\n\n";
         if (c.firstDivergence)
             out << "First divergence: node `" << c.firstDivergence->node << "` (" << c.firstDivergence->opType
                 << "), value `" << c.firstDivergence->value << "`, relative error "
