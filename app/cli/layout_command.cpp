@@ -20,14 +20,18 @@ struct LayoutRequest {
 
 const char* kindName(layout::GraphLayoutInput::Kind kind) {
     switch (kind) {
-    case layout::GraphLayoutInput::Kind::GraphInput: return "input";
-    case layout::GraphLayoutInput::Kind::GraphOutput: return "output";
-    case layout::GraphLayoutInput::Kind::Node: break;
+    case layout::GraphLayoutInput::Kind::GraphInput:
+        return "input";
+    case layout::GraphLayoutInput::Kind::GraphOutput:
+        return "output";
+    case layout::GraphLayoutInput::Kind::Node:
+        break;
     }
     return "node";
 }
 
-nlohmann::json describe(const ir::Graph& g, const layout::GraphLayoutInput& in, const layout::LayoutResult& r) {
+nlohmann::json describe(const ir::Graph& g, const layout::GraphLayoutInput& in,
+                        const layout::LayoutResult& r) {
     nlohmann::json doc;
     auto nodes = nlohmann::json::array();
     for (size_t i = 0; i < in.items.size(); ++i) {
@@ -58,7 +62,8 @@ nlohmann::json describe(const ir::Graph& g, const layout::GraphLayoutInput& in, 
         edge["to"] = in.input.edges[e].to;
         edge["value"] = in.edgeValues[e];
         auto points = nlohmann::json::array();
-        for (const auto& p : r.edges[e]) points.push_back({p.x, p.y});
+        for (const auto& p : r.edges[e])
+            points.push_back({p.x, p.y});
         edge["points"] = std::move(points);
         edges.push_back(std::move(edge));
     }
@@ -75,7 +80,8 @@ nlohmann::json describe(const ir::Graph& g, const layout::GraphLayoutInput& in, 
 
 void addLayoutCommand(CLI::App& app, CommandAction& action) {
     auto request = std::make_shared<LayoutRequest>();
-    auto* cmd = app.add_subcommand("layout", "Lay out a model's graph (layered drawing): JSON geometry and/or SVG");
+    auto* cmd =
+        app.add_subcommand("layout", "Lay out a model's graph (layered drawing): JSON geometry and/or SVG");
     cmd->add_option("model", request->model, "ONNX model file")->required();
     cmd->add_option("--svg", request->svg, "Write the drawing as a self-contained SVG file");
     addJsonOption(*cmd, request->json);

@@ -44,7 +44,8 @@ int writeDot(const char* path, int n) {
     for (int i = 0; i < n; ++i)
         out << "  n" << i << " [width=" << in.nodes[i].width / 72.0 << " height=" << in.nodes[i].height / 72.0
             << "];\n";
-    for (const auto& e : in.edges) out << "  n" << e.from << " -> n" << e.to << ";\n";
+    for (const auto& e : in.edges)
+        out << "  n" << e.from << " -> n" << e.to << ";\n";
     out << "}\n";
     return 0;
 }
@@ -57,8 +58,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: opstudio_layout_bench [--dot FILE N]\n");
         return 2;
     }
-    std::printf("%8s %8s %10s %10s %10s %8s | stages ms: %8s %8s %8s\n", "nodes", "edges", "median_ms", "crossings",
-                "layers", "dummies", "layering", "ordering", "coords");
+    std::printf("%8s %8s %10s %10s %10s %8s | stages ms: %8s %8s %8s\n", "nodes", "edges", "median_ms",
+                "crossings", "layers", "dummies", "layering", "ordering", "coords");
     for (int n : {1000, 2000, 5000, 10000, 25000}) {
         const LayoutInput in = chainWithSkips(n);
         std::vector<double> ms;
@@ -66,13 +67,16 @@ int main(int argc, char** argv) {
         for (int run = 0; run < 3; ++run) {
             const auto t0 = std::chrono::steady_clock::now();
             r = layoutGraph(in);
-            ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+            ms.push_back(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
         std::sort(ms.begin(), ms.end());
         const int layers = r.layers.empty() ? 0 : *std::max_element(r.layers.begin(), r.layers.end()) + 1;
         // One more run stage by stage (the rest of layoutGraph is edge routing).
         using Clock = std::chrono::steady_clock;
-        auto msSince = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+        auto msSince = [](Clock::time_point t) {
+            return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+        };
         auto t = Clock::now();
         LayeredGraph g = buildLayeredGraph(in);
         const double layeringMs = msSince(t);
@@ -83,8 +87,8 @@ int main(int argc, char** argv) {
         const Coordinates c = assignCoordinates(g, in, LayoutOptions{});
         const double coordsMs = msSince(t);
         std::printf("%8d %8zu %10.1f %10lld %10d %8d | %19.1f %8.1f %8.1f\n", n, in.edges.size(), ms[1],
-                    static_cast<long long>(r.crossings), layers, g.nodeCount() - g.realCount, layeringMs, orderingMs,
-                    coordsMs);
+                    static_cast<long long>(r.crossings), layers, g.nodeCount() - g.realCount, layeringMs,
+                    orderingMs, coordsMs);
     }
     return 0;
 }

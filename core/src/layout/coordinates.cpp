@@ -48,7 +48,8 @@ public:
             if (i) offset += separation(layer[i - 1], layer[i]);
             m_x[layer[i]] = static_cast<float>(offset);
         }
-        for (int v : layer) m_x[v] -= static_cast<float>(offset * 0.5);
+        for (int v : layer)
+            m_x[v] -= static_cast<float>(offset * 0.5);
     }
 
     void place(int l, Side side) {
@@ -66,9 +67,11 @@ public:
             double sum = 0;
             int count = 0;
             if (side != Side::Down)
-                for (int k = m_g.upStart[v]; k < m_g.upStart[v + 1]; ++k, ++count) sum += m_x[m_g.up[k]];
+                for (int k = m_g.upStart[v]; k < m_g.upStart[v + 1]; ++k, ++count)
+                    sum += m_x[m_g.up[k]];
             if (side != Side::Up)
-                for (int k = m_g.downStart[v]; k < m_g.downStart[v + 1]; ++k, ++count) sum += m_x[m_g.down[k]];
+                for (int k = m_g.downStart[v]; k < m_g.downStart[v + 1]; ++k, ++count)
+                    sum += m_x[m_g.down[k]];
             const double desired = count ? sum / count : m_x[v];
             m_weight[i] = count ? count * (m_g.isDummy(v) ? kDummyWeight : 1.0) : kFreeWeight;
             m_target[i] = desired - offset;
@@ -89,7 +92,8 @@ public:
         int i = 0;
         for (const Block& b : m_blocks) {
             const double y = b.mean();
-            for (int k = 0; k < b.count; ++k, ++i) m_x[layer[i]] = static_cast<float>(y + m_offset[i]);
+            for (int k = 0; k < b.count; ++k, ++i)
+                m_x[layer[i]] = static_cast<float>(y + m_offset[i]);
         }
     }
 
@@ -118,13 +122,15 @@ void straightenLongEdges(const LayeredGraph& g, const Placer& placer, std::vecto
             const auto& layer = g.layers[g.layer[d]];
             const int p = g.pos[d];
             if (p > 0) lo = std::max(lo, x[layer[p - 1]] + placer.separation(layer[p - 1], d));
-            if (p + 1 < static_cast<int>(layer.size())) hi = std::min(hi, x[layer[p + 1]] - placer.separation(d, layer[p + 1]));
+            if (p + 1 < static_cast<int>(layer.size()))
+                hi = std::min(hi, x[layer[p + 1]] - placer.separation(d, layer[p + 1]));
             xs.push_back(x[d]);
         }
         if (lo > hi) continue;
         std::nth_element(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(xs.size() / 2), xs.end());
         const float target = std::clamp(xs[xs.size() / 2], lo, hi);
-        for (int k = first; k < last; ++k) x[g.chain[k]] = target;
+        for (int k = first; k < last; ++k)
+            x[g.chain[k]] = target;
     }
 }
 
@@ -135,21 +141,27 @@ Coordinates assignCoordinates(const LayeredGraph& g, const LayoutInput& input, c
     const int layers = g.layerCount();
     c.x.assign(g.nodeCount(), 0.f);
     Placer placer(g, options, c.x);
-    for (int l = 0; l < layers; ++l) placer.packCentered(l);
+    for (int l = 0; l < layers; ++l)
+        placer.packCentered(l);
     for (int pass = 0; pass < kAlternatingPasses; ++pass) {
         if (pass % 2 == 0)
-            for (int l = 1; l < layers; ++l) placer.place(l, Side::Up);
+            for (int l = 1; l < layers; ++l)
+                placer.place(l, Side::Up);
         else
-            for (int l = layers - 2; l >= 0; --l) placer.place(l, Side::Down);
+            for (int l = layers - 2; l >= 0; --l)
+                placer.place(l, Side::Down);
     }
-    for (int l = 0; l < layers; ++l) placer.place(l, Side::Both);
+    for (int l = 0; l < layers; ++l)
+        placer.place(l, Side::Both);
     straightenLongEdges(g, placer, c.x);
 
     // Left edge of the drawing at x = 0.
     float left = std::numeric_limits<float>::max();
-    for (int v = 0; v < g.nodeCount(); ++v) left = std::min(left, c.x[v] - g.width[v] * 0.5f);
+    for (int v = 0; v < g.nodeCount(); ++v)
+        left = std::min(left, c.x[v] - g.width[v] * 0.5f);
     if (g.nodeCount() > 0)
-        for (float& x : c.x) x -= left;
+        for (float& x : c.x)
+            x -= left;
 
     c.layerTop.assign(layers, 0.f);
     c.layerHeight.assign(layers, 0.f);

@@ -19,9 +19,11 @@ int64_t countInversions(const std::vector<int>& seq, int size, std::vector<int>&
     for (int q : seq) {
         // Inserted values <= q: prefix sum up to q (1-based index q + 1).
         int64_t notGreater = 0;
-        for (int i = q + 1; i > 0; i -= i & -i) notGreater += tree[i];
+        for (int i = q + 1; i > 0; i -= i & -i)
+            notGreater += tree[i];
         inversions += inserted - notGreater;
-        for (int i = q + 1; i <= size; i += i & -i) ++tree[i];
+        for (int i = q + 1; i <= size; i += i & -i)
+            ++tree[i];
         ++inserted;
     }
     return inversions;
@@ -51,7 +53,8 @@ int64_t countCrossings(const LayeredGraph& g) {
         // Upper nodes in order; each node's lower endpoints sorted: the (u, v)-sorted sequence.
         for (int u : g.layers[l]) {
             const size_t first = seq.size();
-            for (int i = g.downStart[u]; i < g.downStart[u + 1]; ++i) seq.push_back(g.pos[g.down[i]]);
+            for (int i = g.downStart[u]; i < g.downStart[u + 1]; ++i)
+                seq.push_back(g.pos[g.down[i]]);
             std::sort(seq.begin() + static_cast<std::ptrdiff_t>(first), seq.end());
         }
         if (seq.size() < 2) continue;

@@ -11,7 +11,9 @@ namespace opstudio::layout {
 
 namespace {
 
-bool isConstantNode(const ir::Node& n) { return n.opType == "Constant" && (n.domain.empty() || n.domain == "ai.onnx"); }
+bool isConstantNode(const ir::Node& n) {
+    return n.opType == "Constant" && (n.domain.empty() || n.domain == "ai.onnx");
+}
 
 std::string joinDims(const std::vector<int64_t>& dims, const char* sep) {
     std::string s;
@@ -38,23 +40,31 @@ std::string attributeSummary(const ir::Node& n) {
         const bool same = std::all_of(v.begin(), v.end(), [&](int64_t x) { return x == v.front(); });
         return same ? std::to_string(v.front()) : joinDims(v, "x");
     };
-    if (const auto* a = n.attr("kernel_shape"); a && !a->ints.empty()) parts.push_back(joinDims(a->ints, "x"));
+    if (const auto* a = n.attr("kernel_shape"); a && !a->ints.empty())
+        parts.push_back(joinDims(a->ints, "x"));
     if (const auto* a = n.attr("strides"); a && !a->ints.empty() && !allOnes(a->ints))
         parts.push_back("s" + compact(a->ints));
     if (const auto* a = n.attr("dilations"); a && !a->ints.empty() && !allOnes(a->ints))
         parts.push_back("d" + compact(a->ints));
     if (const auto* a = n.attr("group"); a && a->i > 1) parts.push_back("g" + std::to_string(a->i));
-    if (const auto* a = n.attr("perm"); a && !a->ints.empty()) parts.push_back("perm=" + joinDims(a->ints, ","));
-    if (const auto* a = n.attr("axis"); a && a->type == ir::AttrType::Int) parts.push_back("axis=" + std::to_string(a->i));
-    if (const auto* a = n.attr("axes"); a && !a->ints.empty()) parts.push_back("axes=" + joinDims(a->ints, ","));
-    if (const auto* a = n.attr("to"); a && a->type == ir::AttrType::Int && ir::isValidDType(static_cast<int32_t>(a->i)))
+    if (const auto* a = n.attr("perm"); a && !a->ints.empty())
+        parts.push_back("perm=" + joinDims(a->ints, ","));
+    if (const auto* a = n.attr("axis"); a && a->type == ir::AttrType::Int)
+        parts.push_back("axis=" + std::to_string(a->i));
+    if (const auto* a = n.attr("axes"); a && !a->ints.empty())
+        parts.push_back("axes=" + joinDims(a->ints, ","));
+    if (const auto* a = n.attr("to");
+        a && a->type == ir::AttrType::Int && ir::isValidDType(static_cast<int32_t>(a->i)))
         parts.push_back("to=" + std::string(ir::dtypeName(static_cast<ir::DType>(a->i))));
     if (n.attrInt("transA", 0) != 0) parts.push_back("transA");
     if (n.attrInt("transB", 0) != 0) parts.push_back("transB");
-    if (const auto* a = n.attr("keepdims"); a && a->type == ir::AttrType::Int && a->i == 0) parts.push_back("keepdims=0");
-    if (const auto* a = n.attr("mode"); a && a->type == ir::AttrType::String && !a->s.empty()) parts.push_back(a->s);
+    if (const auto* a = n.attr("keepdims"); a && a->type == ir::AttrType::Int && a->i == 0)
+        parts.push_back("keepdims=0");
+    if (const auto* a = n.attr("mode"); a && a->type == ir::AttrType::String && !a->s.empty())
+        parts.push_back(a->s);
     std::string s;
-    for (const auto& p : parts) s += (s.empty() ? "" : " ") + p;
+    for (const auto& p : parts)
+        s += (s.empty() ? "" : " ") + p;
     return s;
 }
 
@@ -133,7 +143,8 @@ GraphLayoutInput buildGraphLayoutInput(const ir::Graph& graph) {
             if (input.empty() || graph.isInitializer(input)) continue;
             const auto it = producerBox.find(input);
             if (it == producerBox.end()) continue; // Constant node output or outer-scope value
-            if (std::any_of(seen.begin(), seen.end(), [&](const std::string* s) { return *s == input; })) continue;
+            if (std::any_of(seen.begin(), seen.end(), [&](const std::string* s) { return *s == input; }))
+                continue;
             seen.push_back(&input);
             addEdge(it->second, box, input);
         }

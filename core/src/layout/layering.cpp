@@ -14,11 +14,14 @@ struct Csr {
     std::vector<int> start, items;
     void build(int n, const std::vector<std::pair<int, int>>& pairs) {
         start.assign(n + 1, 0);
-        for (const auto& p : pairs) ++start[p.first + 1];
-        for (int i = 0; i < n; ++i) start[i + 1] += start[i];
+        for (const auto& p : pairs)
+            ++start[p.first + 1];
+        for (int i = 0; i < n; ++i)
+            start[i + 1] += start[i];
         items.resize(pairs.size());
         std::vector<int> fill(start.begin(), start.end() - 1);
-        for (const auto& p : pairs) items[fill[p.first]++] = p.second;
+        for (const auto& p : pairs)
+            items[fill[p.first]++] = p.second;
     }
 };
 
@@ -34,7 +37,8 @@ std::vector<char> findBackEdges(const LayoutInput& input, const std::vector<char
         ++outStart[input.edges[e].from + 1];
         ++indegree[input.edges[e].to];
     }
-    for (int i = 0; i < n; ++i) outStart[i + 1] += outStart[i];
+    for (int i = 0; i < n; ++i)
+        outStart[i + 1] += outStart[i];
     std::vector<int> fill(outStart.begin(), outStart.end() - 1);
     for (int e = 0; e < m; ++e)
         if (!selfLoop[e]) outEdges[fill[input.edges[e].from]++] = e;
@@ -55,7 +59,8 @@ std::vector<char> findBackEdges(const LayoutInput& input, const std::vector<char
             }
             const int e = outEdges[slot++];
             const int w = input.edges[e].to;
-            if (state[w] == kOnStack) back[e] = 1; // closes a cycle: draw it upwards
+            if (state[w] == kOnStack)
+                back[e] = 1; // closes a cycle: draw it upwards
             else if (state[w] == kNew) {
                 state[w] = kOnStack;
                 stack.push_back({w, outStart[w]});
@@ -78,14 +83,15 @@ LayeredGraph buildLayeredGraph(const LayoutInput& input) {
         const auto& edge = input.edges[e];
         if (edge.from < 0 || edge.from >= n || edge.to < 0 || edge.to >= n)
             throw Error("layout: edge " + std::to_string(e) + " joins a node that does not exist (" +
-                        std::to_string(edge.from) + " -> " + std::to_string(edge.to) + ", " + std::to_string(n) +
-                        " nodes)");
+                        std::to_string(edge.from) + " -> " + std::to_string(edge.to) + ", " +
+                        std::to_string(n) + " nodes)");
     }
 
     LayeredGraph g;
     g.realCount = n;
     g.selfLoop.assign(m, 0);
-    for (int e = 0; e < m; ++e) g.selfLoop[e] = input.edges[e].from == input.edges[e].to;
+    for (int e = 0; e < m; ++e)
+        g.selfLoop[e] = input.edges[e].from == input.edges[e].to;
     g.reversed = findBackEdges(input, g.selfLoop);
 
     // The DAG after reversal; oriented edges keep their input index order per node.
@@ -99,13 +105,15 @@ LayeredGraph buildLayeredGraph(const LayoutInput& input) {
     Csr succ, pred;
     succ.build(n, oriented);
     std::vector<std::pair<int, int>> flipped(oriented.size());
-    for (size_t i = 0; i < oriented.size(); ++i) flipped[i] = {oriented[i].second, oriented[i].first};
+    for (size_t i = 0; i < oriented.size(); ++i)
+        flipped[i] = {oriented[i].second, oriented[i].first};
     pred.build(n, flipped);
 
     // Topological order (Kahn, FIFO seeded in index order: deterministic).
     std::vector<int> indegree(n, 0), topo;
     topo.reserve(n);
-    for (const auto& p : oriented) ++indegree[p.second];
+    for (const auto& p : oriented)
+        ++indegree[p.second];
     for (int v = 0; v < n; ++v)
         if (indegree[v] == 0) topo.push_back(v);
     for (size_t head = 0; head < topo.size(); ++head) {
@@ -117,7 +125,8 @@ LayeredGraph buildLayeredGraph(const LayoutInput& input) {
     // Longest path from the sources: layer(v) = 1 + max layer(predecessor). Every edge points down.
     std::vector<int> layer(n, 0);
     for (int v : topo)
-        for (int i = pred.start[v]; i < pred.start[v + 1]; ++i) layer[v] = std::max(layer[v], layer[pred.items[i]] + 1);
+        for (int i = pred.start[v]; i < pred.start[v + 1]; ++i)
+            layer[v] = std::max(layer[v], layer[pred.items[i]] + 1);
 
     // Compaction: longest path leaves sources (graph inputs, side branches such as an attention
     // mask's Unsqueeze/Cast chain) at the top, far above their consumers. In reverse topological
@@ -132,25 +141,31 @@ LayeredGraph buildLayeredGraph(const LayoutInput& input) {
         const int inDeg = pred.start[v + 1] - pred.start[v];
         if (outDeg == 0 || outDeg < inDeg) continue;
         int nearest = layer[succ.items[succ.start[v]]];
-        for (int i = succ.start[v]; i < succ.start[v + 1]; ++i) nearest = std::min(nearest, layer[succ.items[i]]);
+        for (int i = succ.start[v]; i < succ.start[v + 1]; ++i)
+            nearest = std::min(nearest, layer[succ.items[i]]);
         layer[v] = std::max(layer[v], nearest - 1);
     }
 
     // Drop layers the compaction emptied.
     int layerCount = 0;
-    for (int v = 0; v < n; ++v) layerCount = std::max(layerCount, layer[v] + 1);
+    for (int v = 0; v < n; ++v)
+        layerCount = std::max(layerCount, layer[v] + 1);
     std::vector<int> used(layerCount, 0);
-    for (int v = 0; v < n; ++v) used[layer[v]] = 1;
+    for (int v = 0; v < n; ++v)
+        used[layer[v]] = 1;
     std::vector<int> remap(layerCount, 0);
     int next = 0;
-    for (int l = 0; l < layerCount; ++l) remap[l] = used[l] ? next++ : next;
-    for (int v = 0; v < n; ++v) layer[v] = remap[layer[v]];
+    for (int l = 0; l < layerCount; ++l)
+        remap[l] = used[l] ? next++ : next;
+    for (int v = 0; v < n; ++v)
+        layer[v] = remap[layer[v]];
     layerCount = next;
 
     // Dummy nodes: an edge spanning k layers becomes a chain of k segments through k - 1 dummies.
     g.layer = layer;
     g.width.resize(n);
-    for (int v = 0; v < n; ++v) g.width[v] = input.nodes[v].width;
+    for (int v = 0; v < n; ++v)
+        g.width[v] = input.nodes[v].width;
     std::vector<std::pair<int, int>> segments;
     segments.reserve(oriented.size() * 2);
     g.chainStart.assign(m + 1, 0);
@@ -180,7 +195,8 @@ LayeredGraph buildLayeredGraph(const LayoutInput& input) {
     const int total = g.nodeCount();
     Csr downCsr, upCsr;
     downCsr.build(total, segments);
-    for (auto& s : segments) std::swap(s.first, s.second);
+    for (auto& s : segments)
+        std::swap(s.first, s.second);
     upCsr.build(total, segments);
     g.downStart = std::move(downCsr.start);
     g.down = std::move(downCsr.items);

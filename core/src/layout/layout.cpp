@@ -12,9 +12,9 @@ namespace opstudio::layout {
 
 namespace {
 
-constexpr float kPortSpacing = 12.f;   // between the attachment points of several edges on one side
+constexpr float kPortSpacing = 12.f;      // between the attachment points of several edges on one side
 constexpr float kPortSpanFraction = 0.7f; // ports stay within this share of the box width
-constexpr float kSelfLoopReach = 16.f;  // how far a self-loop sticks out to the right
+constexpr float kSelfLoopReach = 16.f;    // how far a self-loop sticks out to the right
 
 /// x of each edge's attachment on its source (bottom) and target (top), spread along the box in the
 /// order of where the edges go so that edges leaving one box do not cross each other.
@@ -35,9 +35,11 @@ void assignPorts(const LayeredGraph& g, const LayoutInput& input, const std::vec
         for (size_t i = 0; i < items.size();) {
             size_t j = i;
             const int v = std::get<0>(items[i]);
-            while (j < items.size() && std::get<0>(items[j]) == v) ++j;
+            while (j < items.size() && std::get<0>(items[j]) == v)
+                ++j;
             const int k = static_cast<int>(j - i);
-            const float span = k > 1 ? std::min(input.nodes[v].width * kPortSpanFraction, (k - 1) * kPortSpacing) : 0.f;
+            const float span =
+                k > 1 ? std::min(input.nodes[v].width * kPortSpanFraction, (k - 1) * kPortSpacing) : 0.f;
             for (int p = 0; p < k; ++p) {
                 const float offset = k > 1 ? -span * 0.5f + span * p / (k - 1) : 0.f;
                 port[std::get<2>(items[i + p])] = x[v] + offset;
@@ -110,12 +112,15 @@ LayoutResult layoutGraph(const LayoutInput& input, const LayoutOptions& options)
         if (g.reversed[e]) std::reverse(points.begin(), points.end()); // drawn upwards, source to target
     }
 
-    for (int v = 0; v < g.nodeCount(); ++v) result.width = std::max(result.width, c.x[v] + g.width[v] * 0.5f);
+    for (int v = 0; v < g.nodeCount(); ++v)
+        result.width = std::max(result.width, c.x[v] + g.width[v] * 0.5f);
     for (const auto& points : result.edges)
-        for (const Point& p : points) result.width = std::max(result.width, p.x);
+        for (const Point& p : points)
+            result.width = std::max(result.width, p.x);
     if (g.layerCount() > 0) result.height = c.layerTop.back() + c.layerHeight.back();
 
-    result.layoutMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    result.layoutMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     return result;
 }
 

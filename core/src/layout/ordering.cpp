@@ -38,7 +38,8 @@ void sortLayer(LayeredGraph& g, int l, const std::vector<int>& start, const std:
         double key = i;
         if (deg > 0) {
             int64_t sum = 0;
-            for (int k = start[v]; k < start[v + 1]; ++k) sum += g.pos[adj[k]];
+            for (int k = start[v]; k < start[v + 1]; ++k)
+                sum += g.pos[adj[k]];
             key = static_cast<double>(sum) / deg; // barycenter of the fixed neighbours
         }
         buffer.push_back({key, i, v});
@@ -54,8 +55,8 @@ void sortLayer(LayeredGraph& g, int l, const std::vector<int>& start, const std:
 
 /// Crossings among the segments of u and v on one side when u is left of v: pairs (a, b), a a
 /// neighbour of u and b of v, with pos(a) > pos(b). `swapped` counts pos(a) < pos(b) instead.
-void pairCrossings(const LayeredGraph& g, const std::vector<int>& start, const std::vector<int>& adj, int u, int v,
-                   int64_t& asIs, int64_t& swapped) {
+void pairCrossings(const LayeredGraph& g, const std::vector<int>& start, const std::vector<int>& adj, int u,
+                   int v, int64_t& asIs, int64_t& swapped) {
     for (int i = start[u]; i < start[u + 1]; ++i) {
         const int pa = g.pos[adj[i]];
         for (int k = start[v]; k < start[v + 1]; ++k) {
@@ -99,11 +100,14 @@ void orderLayers(LayeredGraph& g, int sweeps) {
     std::vector<KeyedNode> buffer;
     int sinceImproved = 0;
     for (int s = 0; s < sweeps && best > 0 && sinceImproved < kPatience; ++s) {
-        for (int l = 1; l < g.layerCount(); ++l) sortLayer(g, l, g.upStart, g.up, buffer);
-        for (int l = g.layerCount() - 2; l >= 0; --l) sortLayer(g, l, g.downStart, g.down, buffer);
+        for (int l = 1; l < g.layerCount(); ++l)
+            sortLayer(g, l, g.upStart, g.up, buffer);
+        for (int l = g.layerCount() - 2; l >= 0; --l)
+            sortLayer(g, l, g.downStart, g.down, buffer);
         for (int pass = 0; pass < kTransposePasses; ++pass) {
             bool improved = false;
-            for (int l = 0; l < g.layerCount(); ++l) improved |= transposeLayer(g, l);
+            for (int l = 0; l < g.layerCount(); ++l)
+                improved |= transposeLayer(g, l);
             if (!improved) break;
         }
         const int64_t crossings = countCrossings(g);
@@ -117,7 +121,8 @@ void orderLayers(LayeredGraph& g, int sweeps) {
     }
     g.layers = std::move(bestLayers);
     for (const auto& layer : g.layers)
-        for (int i = 0; i < static_cast<int>(layer.size()); ++i) g.pos[layer[i]] = i;
+        for (int i = 0; i < static_cast<int>(layer.size()); ++i)
+            g.pos[layer[i]] = i;
 }
 
 } // namespace opstudio::layout

@@ -76,7 +76,8 @@ std::vector<fs::path> committedModels() {
 /// Boxes in one layer share a row, so overlaps can only happen between neighbours in a row.
 ::testing::AssertionResult noOverlapByLayer(const LayoutInput& in, const LayoutResult& r) {
     std::vector<int> order(in.nodes.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = static_cast<int>(i);
     std::sort(order.begin(), order.end(), [&](int a, int b) {
         return r.layers[a] != r.layers[b] ? r.layers[a] < r.layers[b] : r.centers[a].x < r.centers[b].x;
     });
@@ -84,18 +85,21 @@ std::vector<fs::path> committedModels() {
         const int a = order[i - 1], b = order[i];
         if (r.layers[a] != r.layers[b]) continue; // rows are checked below
         if (r.centers[a].x + in.nodes[a].width / 2 > r.centers[b].x - in.nodes[b].width / 2)
-            return ::testing::AssertionFailure() << "boxes " << a << " and " << b << " overlap in layer " << r.layers[a];
+            return ::testing::AssertionFailure()
+                   << "boxes " << a << " and " << b << " overlap in layer " << r.layers[a];
     }
     // Rows: every box of layer L ends above every box of layer L + 1 starts.
     int maxLayer = 0;
-    for (int l : r.layers) maxLayer = std::max(maxLayer, l);
+    for (int l : r.layers)
+        maxLayer = std::max(maxLayer, l);
     std::vector<float> bottom(maxLayer + 1, -1e30f), top(maxLayer + 1, 1e30f);
     for (size_t v = 0; v < in.nodes.size(); ++v) {
         bottom[r.layers[v]] = std::max(bottom[r.layers[v]], r.centers[v].y + in.nodes[v].height / 2);
         top[r.layers[v]] = std::min(top[r.layers[v]], r.centers[v].y - in.nodes[v].height / 2);
     }
     for (int l = 0; l < maxLayer; ++l)
-        if (bottom[l] > top[l + 1]) return ::testing::AssertionFailure() << "layers " << l << " and " << l + 1 << " overlap";
+        if (bottom[l] > top[l + 1])
+            return ::testing::AssertionFailure() << "layers " << l << " and " << l + 1 << " overlap";
     return ::testing::AssertionSuccess();
 }
 
@@ -105,7 +109,8 @@ std::vector<fs::path> committedModels() {
         const auto& pts = r.edges[e];
         for (size_t i = 1; i < pts.size(); ++i)
             for (size_t v = 0; v < in.nodes.size(); ++v) {
-                if (static_cast<int>(v) == in.edges[e].from || static_cast<int>(v) == in.edges[e].to) continue;
+                if (static_cast<int>(v) == in.edges[e].from || static_cast<int>(v) == in.edges[e].to)
+                    continue;
                 for (int k = 0; k <= 16; ++k) {
                     const float t = k / 16.f;
                     const float x = pts[i - 1].x + (pts[i].x - pts[i - 1].x) * t;
@@ -137,7 +142,8 @@ TEST(BuildGraphLayoutInput, FoldsWeightsAndConstantsAndAddsInputOutputBoxes) {
     EXPECT_EQ(in.items[4].label, "Relu");
     EXPECT_EQ(in.items[5].kind, GraphLayoutInput::Kind::GraphOutput);
     EXPECT_EQ(in.items[5].value, "y");
-    for (const auto& item : in.items) EXPECT_NE(item.label, "Constant");
+    for (const auto& item : in.items)
+        EXPECT_NE(item.label, "Constant");
 
     // Edges: x->Conv, Conv->Add, Add->Mul (once, though Mul reads it twice), Mul->Relu, Relu->y.
     ASSERT_EQ(in.input.edges.size(), 5u);
@@ -153,7 +159,7 @@ TEST(BuildGraphLayoutInput, FoldsWeightsAndConstantsAndAddsInputOutputBoxes) {
     // Sizes: max(90, 7 px * longest line + 2 * 12 px); 36 px for one line, 52 for two.
     EXPECT_FLOAT_EQ(in.input.nodes[1].width, kMinBoxWidth); // "3x3 s2": 6 chars
     EXPECT_FLOAT_EQ(in.input.nodes[1].height, kBoxHeightTwoLines);
-    EXPECT_FLOAT_EQ(in.input.nodes[4].height, kBoxHeight); // Relu: one line
+    EXPECT_FLOAT_EQ(in.input.nodes[4].height, kBoxHeight);   // Relu: one line
     EXPECT_FLOAT_EQ(in.input.nodes[0].width, 7.f * 16 + 24); // "float[1,3,32,32]": 16 chars
 }
 
@@ -193,11 +199,12 @@ TEST(LayoutModels, CommittedModelsLayOutCleanly) {
         const LayoutResult r = layoutGraph(in.input);
         const std::string name = path.parent_path().filename().string();
         std::printf("%-16s %5zu boxes %5zu edges %4lld crossings  %7.0f x %7.0f px  %.2f ms\n", name.c_str(),
-                    in.items.size(), in.input.edges.size(), static_cast<long long>(r.crossings), r.width, r.height,
-                    r.layoutMs);
+                    in.items.size(), in.input.edges.size(), static_cast<long long>(r.crossings), r.width,
+                    r.height, r.layoutMs);
         EXPECT_TRUE(noOverlapByLayer(in.input, r)) << name;
         EXPECT_TRUE(edgesAvoidBoxes(in.input, r)) << name;
-        for (const auto& item : in.items) EXPECT_NE(item.label, "Constant") << name;
+        for (const auto& item : in.items)
+            EXPECT_NE(item.label, "Constant") << name;
         for (size_t e = 0; e < in.input.edges.size(); ++e) {
             const auto [from, to] = in.input.edges[e];
             EXPECT_GT(r.layers[to], r.layers[from]) << name << " edge " << e;
@@ -216,12 +223,14 @@ TEST(LayoutModels, CommittedModelsLayOutCleanly) {
 TEST(LayoutCli, JsonHasTheKeys) {
     const auto models = committedModels();
     ASSERT_FALSE(models.empty());
-    const std::string command = std::string(OPSTUDIO_CLI_PATH) + " layout '" + models.front().string() + "' --json";
+    const std::string command =
+        std::string(OPSTUDIO_CLI_PATH) + " layout '" + models.front().string() + "' --json";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
     ASSERT_TRUE(pipe);
     std::string out;
     std::array<char, 4096> buf{};
-    while (size_t got = std::fread(buf.data(), 1, buf.size(), pipe.get())) out.append(buf.data(), got);
+    while (size_t got = std::fread(buf.data(), 1, buf.size(), pipe.get()))
+        out.append(buf.data(), got);
     const int status = pclose(pipe.release());
     ASSERT_EQ(status, 0) << out;
     const auto doc = nlohmann::json::parse(out);
@@ -240,7 +249,8 @@ TEST(LayoutCli, MissingModelIsOneErrorLine) {
     ASSERT_TRUE(pipe);
     std::string out;
     std::array<char, 4096> buf{};
-    while (size_t got = std::fread(buf.data(), 1, buf.size(), pipe.get())) out.append(buf.data(), got);
+    while (size_t got = std::fread(buf.data(), 1, buf.size(), pipe.get()))
+        out.append(buf.data(), got);
     const int status = pclose(pipe.release());
     EXPECT_NE(status, 0);
     EXPECT_EQ(out.rfind("error: ", 0), 0u) << out;

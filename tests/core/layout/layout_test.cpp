@@ -16,8 +16,10 @@ namespace {
 
 LayoutInput makeInput(int nodes, const std::vector<std::pair<int, int>>& edges) {
     LayoutInput in;
-    for (int i = 0; i < nodes; ++i) in.nodes.push_back({90.f + 14.f * static_cast<float>(i % 5), i % 2 ? 52.f : 36.f});
-    for (const auto& [a, b] : edges) in.edges.push_back({a, b});
+    for (int i = 0; i < nodes; ++i)
+        in.nodes.push_back({90.f + 14.f * static_cast<float>(i % 5), i % 2 ? 52.f : 36.f});
+    for (const auto& [a, b] : edges)
+        in.edges.push_back({a, b});
     return in;
 }
 
@@ -38,7 +40,8 @@ LayoutInput chainWithSkips(int n) {
         for (size_t b = a + 1; b < n; ++b) {
             const float dx = std::abs(r.centers[a].x - r.centers[b].x);
             const float dy = std::abs(r.centers[a].y - r.centers[b].y);
-            if (dx < (in.nodes[a].width + in.nodes[b].width) / 2 && dy < (in.nodes[a].height + in.nodes[b].height) / 2)
+            if (dx < (in.nodes[a].width + in.nodes[b].width) / 2 &&
+                dy < (in.nodes[a].height + in.nodes[b].height) / 2)
                 return ::testing::AssertionFailure() << "boxes " << a << " and " << b << " overlap";
         }
     return ::testing::AssertionSuccess();
@@ -60,15 +63,17 @@ LayoutInput chainWithSkips(int n) {
     for (size_t e = 0; e < in.edges.size(); ++e) {
         const auto [from, to] = in.edges[e];
         if (r.layers[to] <= r.layers[from])
-            return ::testing::AssertionFailure() << "edge " << e << " goes from layer " << r.layers[from] << " to "
-                                                 << r.layers[to];
+            return ::testing::AssertionFailure()
+                   << "edge " << e << " goes from layer " << r.layers[from] << " to " << r.layers[to];
         const auto& pts = r.edges[e];
         if (pts.size() < 2) return ::testing::AssertionFailure() << "edge " << e << " has no polyline";
         for (size_t i = 1; i < pts.size(); ++i)
-            if (pts[i].y < pts[i - 1].y) return ::testing::AssertionFailure() << "edge " << e << " polyline goes up";
+            if (pts[i].y < pts[i - 1].y)
+                return ::testing::AssertionFailure() << "edge " << e << " polyline goes up";
         if (std::abs(pts.front().y - (r.centers[from].y + in.nodes[from].height / 2)) > 0.01f ||
             std::abs(pts.back().y - (r.centers[to].y - in.nodes[to].height / 2)) > 0.01f)
-            return ::testing::AssertionFailure() << "edge " << e << " does not join bottom of source to top of target";
+            return ::testing::AssertionFailure()
+                   << "edge " << e << " does not join bottom of source to top of target";
     }
     return ::testing::AssertionSuccess();
 }
@@ -79,7 +84,8 @@ LayoutInput chainWithSkips(int n) {
         const auto& pts = r.edges[e];
         for (size_t i = 1; i < pts.size(); ++i)
             for (size_t v = 0; v < in.nodes.size(); ++v) {
-                if (static_cast<int>(v) == in.edges[e].from || static_cast<int>(v) == in.edges[e].to) continue;
+                if (static_cast<int>(v) == in.edges[e].from || static_cast<int>(v) == in.edges[e].to)
+                    continue;
                 // Sample the segment: enough for these small graphs.
                 for (int k = 0; k <= 16; ++k) {
                     const float t = k / 16.f;
@@ -224,7 +230,8 @@ TEST(CrossingCount, MatchesBruteForce) {
     for (int trial = 0; trial < 50; ++trial) {
         std::vector<std::pair<int, int>> segments;
         const int count = next(60);
-        for (int i = 0; i < count; ++i) segments.push_back({next(12), next(12)});
+        for (int i = 0; i < count; ++i)
+            segments.push_back({next(12), next(12)});
         EXPECT_EQ(countBilayerCrossings(segments), bruteForceCrossings(segments)) << "trial " << trial;
     }
     EXPECT_EQ(countBilayerCrossings({{0, 1}, {1, 0}}), 1);

@@ -28,8 +28,8 @@ struct LayoutInput {
 };
 
 struct LayoutOptions {
-    float layerGap = 48;   // vertical space between layers
-    float nodeGap = 24;    // horizontal space between boxes in a layer
+    float layerGap = 48;    // vertical space between layers
+    float nodeGap = 24;     // horizontal space between boxes in a layer
     int crossingSweeps = 4; // barycenter sweeps (down + up counts as one)
 };
 
@@ -48,14 +48,14 @@ LayoutResult layoutGraph(const LayoutInput& input, const LayoutOptions& options 
 /// Box metrics buildGraphLayoutInput sizes with; the GUI draws the text with the same numbers.
 /// width = max(kMinBoxWidth, kLabelCharWidth * longest line in characters + 2 * kBoxPadding);
 /// height = kBoxHeight, or kBoxHeightTwoLines when the item has a detail line.
-inline constexpr float kLabelFontPx = 11.f;      // op type / value name (bold for nodes)
-inline constexpr float kDetailFontPx = 10.f;     // the second line (main attributes / shape)
-inline constexpr float kLabelCharWidth = 7.f;    // average advance at 11 px (DejaVu Sans)
-inline constexpr float kBoxPadding = 12.f;       // left and right
+inline constexpr float kLabelFontPx = 11.f;   // op type / value name (bold for nodes)
+inline constexpr float kDetailFontPx = 10.f;  // the second line (main attributes / shape)
+inline constexpr float kLabelCharWidth = 7.f; // average advance at 11 px (DejaVu Sans)
+inline constexpr float kBoxPadding = 12.f;    // left and right
 inline constexpr float kMinBoxWidth = 90.f;
 inline constexpr float kBoxHeight = 36.f;
 inline constexpr float kBoxHeightTwoLines = 52.f;
-inline constexpr size_t kMaxLineChars = 40;      // longer labels end in "..."
+inline constexpr size_t kMaxLineChars = 40; // longer labels end in "..."
 
 /// A model graph as layout input: one box per node (Constant nodes and initializers are folded into
 /// their consumers, as the studio shows them), graph inputs and outputs as boxes of their own.
@@ -65,12 +65,12 @@ struct GraphLayoutInput {
     struct Item {
         Kind kind = Kind::Node;
         ir::NodeId node = ir::kNoNode; // for Kind::Node
-        std::string label;              // op type or value name
-        std::string value;              // graph input/output name
-        std::string detail;             // second line: main attributes ("3x3 s2 g32"), or dtype + shape
-                                        // for graph inputs/outputs; empty for one-line boxes
+        std::string label;             // op type or value name
+        std::string value;             // graph input/output name
+        std::string detail;            // second line: main attributes ("3x3 s2 g32"), or dtype + shape
+                                       // for graph inputs/outputs; empty for one-line boxes
     };
-    std::vector<Item> items;        // parallel to input.nodes
+    std::vector<Item> items;             // parallel to input.nodes
     std::vector<std::string> edgeValues; // value name carried by each edge
 };
 GraphLayoutInput buildGraphLayoutInput(const ir::Graph& graph);
