@@ -1,18 +1,21 @@
-// `opstudio-cli report MODEL [--optimized OPT.onnx] [--runs N] [--warmup N] [--threads N] [--dim NAME=VALUE]...
+// `opstudio-cli report MODEL [--optimized OPT.onnx | --preset P --recipe R --pass SPEC...] [--runs N] [--warmup N] [--threads N] [--dim NAME=VALUE]...
 //  [--inputs DIR] [--seed S] [-o REPORT.html] [--markdown FILE] [--json [FILE]] [--no-roofline]`:
-// profiles the model (and the optimized one), compares them when both are given and writes one
-// self-contained HTML report (docs/report.md).
+// profiles the model (and the optimized one, loaded or made here by running passes), compares them
+// when both are given and writes one self-contained HTML report (docs/report.md).
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 
 #include "opstudio/compare/compare.h"
+#include "opstudio/passes/pipeline.h"
 #include "opstudio/profile/machine.h"
 #include "opstudio/profile/profiler.h"
 #include "opstudio/report/report.h"
 #include "opstudio/runtime/session.h"
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -23,6 +26,9 @@ namespace {
 struct ReportRequest {
     std::string model;
     std::string optimized;
+    std::string preset;
+    std::string recipe;
+    std::vector<std::string> passes;
     int runs = 20;
     int warmup = 3;
     int threads = 1;
@@ -62,6 +68,29 @@ profile::Profile profileModel(std::shared_ptr<const ir::Model> model, const std:
     return std::move(p).value();
 }
 
+/// --preset, then --recipe, then each --pass (the order of `optimize`, docs/recipes.md).
+passes::Pipeline buildPipeline(const ReportRequest& r) {
+    passes::Pipeline pipeline;
+    if (!r.preset.empty()) pipeline = passes::Pipeline::preset(r.preset);
+    if (!r.recipe.empty()) {
+        std::ifstream in(r.recipe, std::ios::binary);
+        if (!in) throw CliError("cannot read recipe '" + r.recipe + "'");
+        std::stringstream text;
+        text << in.rdbuf();
+        auto recipe = passes::Pipeline::fromJson(text.str());
+        if (!recipe.ok()) {
+            Error e = recipe.error();
+            if (e.context().file.empty()) e.context().file = r.recipe;
+            throw e;
+        }
+        for (auto& step : recipe.value().steps)
+            pipeline.steps.push_back(std::move(step));
+    }
+    for (const auto& spec : r.passes)
+        pipeline.steps.push_back(passes::Pipeline::parseStep(spec));
+    return pipeline;
+}
+
 void writeOrThrow(const std::string& path, const std::string& text) {
     const Status s = report::writeFileAtomically(path, text);
     if (!s.ok()) throw s.error();
@@ -75,6 +104,9 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
         "report", "Profile a model (and its optimized version), compare them and write an HTML report");
     cmd->add_option("model", request->model, "ONNX model file")->required();
     cmd->add_option("--optimized", request->optimized, "Optimized version of the model: profiled and compared");
+    cmd->add_option("--preset", request->preset, "Optimize here with a named pass pipeline (instead of --optimized)");
+    cmd->add_option("--recipe", request->recipe, "Optimize here with a JSON recipe (docs/recipes.md)");
+    cmd->add_option("--pass", request->passes, "Optimize here with a pass NAME[:key=value,...] (repeatable, in order)");
     cmd->add_option("--runs", request->runs, "Timed runs per model (default 20)")->check(CLI::PositiveNumber);
     cmd->add_option("--warmup", request->warmup, "Warm-up runs per model (default 3)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--threads", request->threads, "Threads (0: all cores; default 1)")->check(CLI::NonNegativeNumber);
@@ -91,7 +123,21 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
             const ReportRequest& r = *request;
             auto model = std::make_shared<ir::Model>(loadModelOrThrow(r.model));
             std::shared_ptr<ir::Model> optimized;
+            std::string optimizedName = r.optimized;
+            std::vector<passes::PassReport> passReports;
+            const passes::Pipeline pipeline = buildPipeline(r);
+            if (!pipeline.steps.empty() && !r.optimized.empty())
+                throw CliError("give either --optimized or passes (--preset, --recipe, --pass), not both");
             if (!r.optimized.empty()) optimized = std::make_shared<ir::Model>(loadModelOrThrow(r.optimized));
+            if (!pipeline.steps.empty()) {
+                // Optimized in memory: node provenance survives, so the divergence search can map
+                // fused nodes to the original ones even when they got fresh names.
+                optimized = std::make_shared<ir::Model>(model->clone());
+                auto reports = pipeline.run(*optimized);
+                if (!reports.ok()) throw reports.error();
+                passReports = std::move(reports).value();
+                optimizedName = fs::path(r.model).stem().string() + " (optimized)";
+            }
 
             std::map<std::string, ir::Tensor> feeds;
             {
@@ -110,8 +156,9 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
             data.model = report::summarize(*model, fs::path(r.model).filename().string());
             data.profile = profileModel(model, r.model, feeds, r, machine);
             if (optimized) {
-                data.optimizedModel = report::summarize(*optimized, fs::path(r.optimized).filename().string());
-                data.optimizedProfile = profileModel(optimized, r.optimized, feeds, r, machine);
+                data.optimizedModel = report::summarize(*optimized, fs::path(optimizedName).filename().string());
+                data.optimizedProfile = profileModel(optimized, optimizedName, feeds, r, machine);
+                data.passes = passReports;
                 compare::CompareOptions co;
                 co.threads = r.threads;
                 co.dims = parseDims(r.dims);

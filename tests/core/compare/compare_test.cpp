@@ -4,6 +4,7 @@
 #include "opstudio/compare/compare_export.h"
 #include "opstudio/onnx/model_io.h"
 #include "opstudio/passes/graph_edit.h"
+#include "opstudio/passes/pipeline.h"
 
 #include <cmath>
 
@@ -281,6 +282,52 @@ TEST(CompareModels, RewrittenNodeKeepingTheLastOutputNameMatchesByName) {
     ASSERT_TRUE(r.ok()) << r.error().describe();
     ASSERT_TRUE(r->firstDivergence.has_value());
     EXPECT_EQ(r->firstDivergence->node, "Neg_n2");
+}
+
+TEST(CompareModels, FusedInMemoryThenPerturbedDivergesAtTheFusedGroupsLastNode) {
+    // conv1 -> bn1 -> relu -> conv2 -> bn2 -> relu: fuse-conv-batchnorm folds each BN into its Conv
+    // (the Conv keeps its name and writes the BN's output, with provenance {conv, bn}).
+    const auto bn = [](GraphBuilder& b, const std::string& prefix, uint64_t seed) {
+        b.initializer(prefix + "_scale", randomTensor(DType::F32, {4}, seed, 0.5, 1.5))
+            .initializer(prefix + "_bias", randomTensor(DType::F32, {4}, seed + 1))
+            .initializer(prefix + "_mean", randomTensor(DType::F32, {4}, seed + 2))
+            .initializer(prefix + "_var", randomTensor(DType::F32, {4}, seed + 3, 0.5, 1.5));
+    };
+    GraphBuilder b;
+    b.input("x", DType::F32, {1, 3, 8, 8})
+        .initializer("w1", randomTensor(DType::F32, {4, 3, 3, 3}, 21, -0.5, 0.5))
+        .initializer("w2", randomTensor(DType::F32, {4, 4, 3, 3}, 22, -0.5, 0.5));
+    bn(b, "bn1", 30);
+    bn(b, "bn2", 40);
+    auto a = b.node("Conv", {"x", "w1"}, {"c1"}, {attrInts("pads", {1, 1, 1, 1})})
+                 .node("BatchNormalization", {"c1", "bn1_scale", "bn1_bias", "bn1_mean", "bn1_var"}, {"b1"})
+                 .node("Relu", {"b1"}, {"r1"})
+                 .node("Conv", {"r1", "w2"}, {"c2"}, {attrInts("pads", {1, 1, 1, 1})})
+                 .node("BatchNormalization", {"c2", "bn2_scale", "bn2_bias", "bn2_mean", "bn2_var"}, {"b2"})
+                 .node("Relu", {"b2"}, {"y"})
+                 .output("y")
+                 .build();
+    auto fused = std::make_shared<ir::Model>(a->clone());
+    passes::Pipeline p;
+    p.add("fuse-conv-batchnorm");
+    auto reports = p.run(*fused);
+    ASSERT_TRUE(reports.ok()) << reports.error().describe();
+    ASSERT_EQ(countOps(*fused, "BatchNormalization"), 0);
+    auto exact = compare::compareModels(a, fused, {}, fastOptions());
+    ASSERT_TRUE(exact.ok()) << exact.error().describe();
+    EXPECT_FALSE(exact->firstDivergence.has_value()) << exact->firstDivergence->node;
+
+    // Round the second fused Conv's weight: the error shows at bn2's output, the group's last node.
+    const ir::Node* conv2 = nodeNamed(*fused->graph, "Conv_c2");
+    ASSERT_NE(conv2, nullptr);
+    ASSERT_EQ(conv2->provenance.size(), 2u);
+    ir::Tensor& w = fused->graph->initializers.at(conv2->inputs[1]);
+    w = rounded(w, 0.125f);
+    auto lossy = compare::compareModels(a, fused, {}, fastOptions());
+    ASSERT_TRUE(lossy.ok()) << lossy.error().describe();
+    ASSERT_TRUE(lossy->firstDivergence.has_value());
+    EXPECT_EQ(lossy->firstDivergence->node, "BatchNormalization_b2");
+    EXPECT_EQ(lossy->firstDivergence->value, "b2");
 }
 
 TEST(CompareModels, DifferentOutputCountIsAClearError) {
