@@ -32,17 +32,21 @@ struct CompareRequest {
 void addCompareCommand(CLI::App& app, CommandAction& action) {
     auto request = std::make_shared<CompareRequest>();
     auto* cmd = app.add_subcommand(
-        "compare", "Compare model B with model A on the same inputs: output errors, latency, first divergence");
+        "compare",
+        "Compare model B with model A on the same inputs: output errors, latency, first divergence");
     cmd->add_option("a", request->a, "Reference model (A), e.g. the original")->required();
     cmd->add_option("b", request->b, "Candidate model (B), e.g. the optimized one")->required();
     cmd->add_option("--inputs", request->inputs, "Folder with input_N.pb (default: seeded random inputs)");
-    cmd->add_option("--threads", request->threads, "Threads (0: all cores; default 1)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--threads", request->threads, "Threads (0: all cores; default 1)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--runs", request->runs, "Timed runs per model (default 10)")->check(CLI::PositiveNumber);
-    cmd->add_option("--warmup", request->warmup, "Warm-up runs per model (default 2)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--warmup", request->warmup, "Warm-up runs per model (default 2)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--seed", request->seed, "Seed for random inputs (default 1)");
     cmd->add_option("--dim", request->dims, "Symbolic dimension value NAME=VALUE (repeatable)");
-    cmd->add_option("--threshold", request->threshold,
-                    "Relative error (max_abs / max|a|) above which an intermediate value has diverged (default 1e-3)")
+    cmd->add_option(
+           "--threshold", request->threshold,
+           "Relative error (max_abs / max|a|) above which an intermediate value has diverged (default 1e-3)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--no-divergence", request->noDivergence, "Skip the search for the first diverging node");
     addJsonOption(*cmd, request->json);

@@ -1,4 +1,5 @@
-// `opstudio-cli report MODEL [--optimized OPT.onnx | --preset P --recipe R --pass SPEC...] [--runs N] [--warmup N] [--threads N] [--dim NAME=VALUE]...
+// `opstudio-cli report MODEL [--optimized OPT.onnx | --preset P --recipe R --pass SPEC...] [--runs N]
+// [--warmup N] [--threads N] [--dim NAME=VALUE]...
 //  [--inputs DIR] [--seed S] [-o REPORT.html] [--markdown FILE] [--json [FILE]] [--no-roofline]`:
 // profiles the model (and the optimized one, loaded or made here by running passes), compares them
 // when both are given and writes one self-contained HTML report (docs/report.md).
@@ -59,7 +60,8 @@ profile::Profile profileModel(std::shared_ptr<const ir::Model> model, const std:
     std::map<std::string, ir::Tensor> own;
     for (const auto& in : session.value()->inputs()) {
         const auto it = feeds.find(in.name);
-        if (it == feeds.end()) throw CliError("'" + path + "' has an input '" + in.name + "' the model does not have");
+        if (it == feeds.end())
+            throw CliError("'" + path + "' has an input '" + in.name + "' the model does not have");
         own.emplace(in.name, it->second);
     }
     auto p = profile::Profiler(*session.value(), po).run(own);
@@ -103,20 +105,26 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
     auto* cmd = app.add_subcommand(
         "report", "Profile a model (and its optimized version), compare them and write an HTML report");
     cmd->add_option("model", request->model, "ONNX model file")->required();
-    cmd->add_option("--optimized", request->optimized, "Optimized version of the model: profiled and compared");
-    cmd->add_option("--preset", request->preset, "Optimize here with a named pass pipeline (instead of --optimized)");
+    cmd->add_option("--optimized", request->optimized,
+                    "Optimized version of the model: profiled and compared");
+    cmd->add_option("--preset", request->preset,
+                    "Optimize here with a named pass pipeline (instead of --optimized)");
     cmd->add_option("--recipe", request->recipe, "Optimize here with a JSON recipe (docs/recipes.md)");
-    cmd->add_option("--pass", request->passes, "Optimize here with a pass NAME[:key=value,...] (repeatable, in order)");
+    cmd->add_option("--pass", request->passes,
+                    "Optimize here with a pass NAME[:key=value,...] (repeatable, in order)");
     cmd->add_option("--runs", request->runs, "Timed runs per model (default 20)")->check(CLI::PositiveNumber);
-    cmd->add_option("--warmup", request->warmup, "Warm-up runs per model (default 3)")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--threads", request->threads, "Threads (0: all cores; default 1)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--warmup", request->warmup, "Warm-up runs per model (default 3)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--threads", request->threads, "Threads (0: all cores; default 1)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--dim", request->dims, "Symbolic dimension value NAME=VALUE (repeatable)");
     cmd->add_option("--inputs", request->inputs, "Folder with input_N.pb (default: seeded random inputs)");
     cmd->add_option("--seed", request->seed, "Seed for random inputs (default 1)");
     cmd->add_option("-o,--output", request->html, "HTML report file (default: MODEL's name + .report.html)");
     cmd->add_option("--markdown", request->markdown, "Also write the report as Markdown to FILE");
     addJsonOption(*cmd, request->json);
-    cmd->add_option("--top", request->top, "Nodes in the top-nodes tables (default 10)")->check(CLI::PositiveNumber);
+    cmd->add_option("--top", request->top, "Nodes in the top-nodes tables (default 10)")
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--no-roofline", request->noRoofline, "Skip the machine ceilings and the roofline columns");
     cmd->callback([request, &action] {
         action = [request] {
@@ -156,7 +164,8 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
             data.model = report::summarize(*model, fs::path(r.model).filename().string());
             data.profile = profileModel(model, r.model, feeds, r, machine);
             if (optimized) {
-                data.optimizedModel = report::summarize(*optimized, fs::path(optimizedName).filename().string());
+                data.optimizedModel =
+                    report::summarize(*optimized, fs::path(optimizedName).filename().string());
                 data.optimizedProfile = profileModel(optimized, optimizedName, feeds, r, machine);
                 data.passes = passReports;
                 compare::CompareOptions co;
@@ -184,7 +193,8 @@ void addReportCommand(CLI::App& app, CommandAction& action) {
             const bool jsonToStdout = r.json.requested() && (r.json.file.empty() || r.json.file == "-");
             if (r.json.requested()) {
                 const auto doc = report::toJson(data);
-                if (jsonToStdout) emitJson(r.json, doc);
+                if (jsonToStdout)
+                    emitJson(r.json, doc);
                 else {
                     writeOrThrow(r.json.file, doc.dump(2) + "\n");
                     written.push_back(r.json.file);

@@ -47,8 +47,9 @@ std::vector<ir::NodeId> originalsOf(const ir::Graph& a, const ir::Node& nb,
 
 /// Median latency of both sessions (observer off). Runs alternate A, B, A, B... so that drift of
 /// the machine (frequency, other load) hits both models alike.
-std::pair<double, double> timeModels(rt::Session& a, const std::map<std::string, ir::Tensor>& feedsA, rt::Session& b,
-                                     const std::map<std::string, ir::Tensor>& feedsB, const CompareOptions& o) {
+std::pair<double, double> timeModels(rt::Session& a, const std::map<std::string, ir::Tensor>& feedsA,
+                                     rt::Session& b, const std::map<std::string, ir::Tensor>& feedsB,
+                                     const CompareOptions& o) {
     a.setObserver(nullptr);
     b.setObserver(nullptr);
     const auto timed = [](rt::Session& s, const std::map<std::string, ir::Tensor>& feeds, const char* which) {
@@ -121,7 +122,8 @@ private:
     const std::unordered_map<std::string, ir::Tensor>& m_aValues;
 };
 
-std::unique_ptr<rt::Session> makeSession(std::shared_ptr<const ir::Model> m, const CompareOptions& o, const char* which) {
+std::unique_ptr<rt::Session> makeSession(std::shared_ptr<const ir::Model> m, const CompareOptions& o,
+                                         const char* which) {
     rt::SessionOptions so;
     so.threads = o.threads;
     so.dims = o.dims;
@@ -133,7 +135,8 @@ std::unique_ptr<rt::Session> makeSession(std::shared_ptr<const ir::Model> m, con
     return std::move(s).value();
 }
 
-std::vector<rt::NamedTensor> runOnce(rt::Session& s, const std::map<std::string, ir::Tensor>& feeds, const char* which) {
+std::vector<rt::NamedTensor> runOnce(rt::Session& s, const std::map<std::string, ir::Tensor>& feeds,
+                                     const char* which) {
     auto r = s.run(feeds);
     if (!r.ok()) throw Error(std::string("model ") + which + ": " + r.error().describe());
     return std::move(r).value();
@@ -229,14 +232,16 @@ Result<CompareResult> compareModels(std::shared_ptr<const ir::Model> a, std::sha
         // Outputs pair by name when B keeps A's names, by position otherwise.
         bool byName = true;
         for (const auto& o : ra)
-            if (std::none_of(rb.begin(), rb.end(), [&](const rt::NamedTensor& t) { return t.name == o.name; }))
+            if (std::none_of(rb.begin(), rb.end(),
+                             [&](const rt::NamedTensor& t) { return t.name == o.name; }))
                 byName = false;
         for (size_t i = 0; i < ra.size(); ++i) {
             const rt::NamedTensor* other = &rb[i];
             if (byName)
                 for (const auto& t : rb)
                     if (t.name == ra[i].name) other = &t;
-            const std::string label = ra[i].name == other->name ? ra[i].name : ra[i].name + " / " + other->name;
+            const std::string label =
+                ra[i].name == other->name ? ra[i].name : ra[i].name + " / " + other->name;
             result.outputs.push_back(compareTensors(label, ra[i].tensor, other->tensor));
         }
 
@@ -269,7 +274,8 @@ Result<CompareResult> compareModels(std::shared_ptr<const ir::Model> a, std::sha
                     const auto e = streaming.errors.find(o);
                     if (e == streaming.errors.end() || !(e->second.relative() > options.divergenceThreshold))
                         continue;
-                    result.firstDivergence = Divergence{na->name, na->opType, o, e->second.relative(), e->second.maxAbs};
+                    result.firstDivergence =
+                        Divergence{na->name, na->opType, o, e->second.relative(), e->second.maxAbs};
                     break;
                 }
                 if (result.firstDivergence) break;

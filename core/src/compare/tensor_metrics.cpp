@@ -21,18 +21,23 @@ void checkComparable(const std::string& name, const ir::Tensor& a, const ir::Ten
         throw Error("output '" + name + "' has shape " + ir::shapeToString(a.shape()) + " in model A but " +
                     ir::shapeToString(b.shape()) + " in model B");
     if (!isNumeric(a.dtype()) || !isNumeric(b.dtype()))
-        throw Error("output '" + name + "' has a non-numeric dtype (" + std::string(ir::dtypeName(a.dtype())) +
-                    " / " + std::string(ir::dtypeName(b.dtype())) + "); only numeric tensors can be compared");
+        throw Error("output '" + name + "' has a non-numeric dtype (" +
+                    std::string(ir::dtypeName(a.dtype())) + " / " + std::string(ir::dtypeName(b.dtype())) +
+                    "); only numeric tensors can be compared");
 }
 
 /// Elements as doubles without copying fp32 data (the common case, and intermediates can be large).
 class DoubleView {
 public:
     explicit DoubleView(const ir::Tensor& t) {
-        if (t.dtype() == ir::DType::F32) m_f32 = t.data<float>();
-        else m_values = t.toDoubles();
+        if (t.dtype() == ir::DType::F32)
+            m_f32 = t.data<float>();
+        else
+            m_values = t.toDoubles();
     }
-    double operator[](int64_t i) const { return m_f32 ? static_cast<double>(m_f32[i]) : m_values[static_cast<size_t>(i)]; }
+    double operator[](int64_t i) const {
+        return m_f32 ? static_cast<double>(m_f32[i]) : m_values[static_cast<size_t>(i)];
+    }
 
 private:
     const float* m_f32 = nullptr;
@@ -105,13 +110,19 @@ OutputComparison compareTensors(const std::string& name, const ir::Tensor& a, co
     }
     c.meanAbs = n > 0 ? sumAbs / static_cast<double>(n) : 0;
     // cos = <a, b> / (|a| |b|); two all-zero tensors agree perfectly, one all-zero tensor not at all.
-    if (normA == 0 && normB == 0) c.cosine = 1;
-    else if (normA == 0 || normB == 0) c.cosine = 0;
-    else c.cosine = std::clamp(dot / (std::sqrt(normA) * std::sqrt(normB)), -1.0, 1.0);
+    if (normA == 0 && normB == 0)
+        c.cosine = 1;
+    else if (normA == 0 || normB == 0)
+        c.cosine = 0;
+    else
+        c.cosine = std::clamp(dot / (std::sqrt(normA) * std::sqrt(normB)), -1.0, 1.0);
     // SNR = 10 log10(sum a^2 / sum (a - b)^2)
-    if (noise == 0) c.snrDb = kIdenticalSnrDb;
-    else if (normA == 0) c.snrDb = -kIdenticalSnrDb;
-    else c.snrDb = 10.0 * std::log10(normA / noise);
+    if (noise == 0)
+        c.snrDb = kIdenticalSnrDb;
+    else if (normA == 0)
+        c.snrDb = -kIdenticalSnrDb;
+    else
+        c.snrDb = 10.0 * std::log10(normA / noise);
 
     // Classifier-shaped: [N, C] or [N, C, 1, 1] with C >= 2. Rows are the N samples; a row's
     // classes are C elements apart by 1 (the trailing 1x1 does not change the layout).

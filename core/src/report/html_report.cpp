@@ -34,7 +34,9 @@ std::string general(double v) {
     return buf;
 }
 
-std::string mb(int64_t bytes) { return fixed(static_cast<double>(bytes) / 1e6, 2) + " MB"; }
+std::string mb(int64_t bytes) {
+    return fixed(static_cast<double>(bytes) / 1e6, 2) + " MB";
+}
 
 std::string opsetsText(const ModelSummary& m) {
     std::string s;
@@ -86,7 +88,8 @@ private:
     static bool looksNumeric(const std::string& s) {
         if (s.empty()) return false;
         const char c = s[0];
-        return (c >= '0' && c <= '9') || ((c == '-' || c == '+') && s.size() > 1 && s[1] >= '0' && s[1] <= '9');
+        return (c >= '0' && c <= '9') ||
+               ((c == '-' || c == '+') && s.size() > 1 && s[1] >= '0' && s[1] <= '9');
     }
     std::ostringstream m_out;
 };
@@ -97,17 +100,21 @@ void modelSection(Html& h, const std::string& heading, const ModelSummary& m, co
     if (!m.path.empty()) rows.push_back({"file", m.path});
     if (!m.producer.empty()) rows.push_back({"producer", m.producer});
     rows.push_back({"opsets", opsetsText(m)});
-    rows.push_back({"nodes", std::to_string(m.nodes) +
-                                 (m.totalNodes > m.nodes ? " (" + std::to_string(m.totalNodes) + " with subgraphs)" : "")});
+    rows.push_back(
+        {"nodes",
+         std::to_string(m.nodes) +
+             (m.totalNodes > m.nodes ? " (" + std::to_string(m.totalNodes) + " with subgraphs)" : "")});
     rows.push_back({"parameters", std::to_string(m.parameters)});
     rows.push_back({"weights", mb(m.weightBytes)});
     if (p) {
-        rows.push_back({"latency", fixed(p->total.median, 3) + " ms median (p10 " + fixed(p->total.p10, 3) + ", p90 " +
-                                       fixed(p->total.p90, 3) + ") over " + std::to_string(p->runs) + " runs, " +
-                                       std::to_string(p->threads) + " thread" + (p->threads == 1 ? "" : "s")});
-        rows.push_back({"compute", fixed(p->totalFlops / 1e9, 3) + " GFLOP per run, " +
-                                       fixed(p->total.median > 0 ? p->totalFlops / (p->total.median * 1e6) : 0, 1) +
-                                       " GFLOP/s"});
+        rows.push_back({"latency", fixed(p->total.median, 3) + " ms median (p10 " + fixed(p->total.p10, 3) +
+                                       ", p90 " + fixed(p->total.p90, 3) + ") over " +
+                                       std::to_string(p->runs) + " runs, " + std::to_string(p->threads) +
+                                       " thread" + (p->threads == 1 ? "" : "s")});
+        rows.push_back(
+            {"compute", fixed(p->totalFlops / 1e9, 3) + " GFLOP per run, " +
+                            fixed(p->total.median > 0 ? p->totalFlops / (p->total.median * 1e6) : 0, 1) +
+                            " GFLOP/s"});
     }
     h.table({}, rows, "kv");
 }
@@ -120,10 +127,13 @@ void profileSection(Html& h, const std::string& heading, const profile::Profile&
     const size_t shown = 15;
     double other = 0;
     for (size_t i = 0; i < p.opTypes.size(); ++i) {
-        if (i < shown) chart.rows.push_back({p.opTypes[i].opType, {p.opTypes[i].totalMs}});
-        else other += p.opTypes[i].totalMs;
+        if (i < shown)
+            chart.rows.push_back({p.opTypes[i].opType, {p.opTypes[i].totalMs}});
+        else
+            other += p.opTypes[i].totalMs;
     }
-    if (other > 0) chart.rows.push_back({"other (" + std::to_string(p.opTypes.size() - shown) + " types)", {other}});
+    if (other > 0)
+        chart.rows.push_back({"other (" + std::to_string(p.opTypes.size() - shown) + " types)", {other}});
     h.element("h3", "Time by operator type");
     h.raw(svgBarChart(chart)).raw("\n");
 
@@ -156,7 +166,8 @@ void optimizedSection(Html& h, const ReportData& d) {
         {"latency", fixed(before.total.median, 3) + " ms \u2192 " + fixed(after.total.median, 3) + " ms"},
         {"speedup", fixed(speedup, 2) + "x"}};
     if (d.optimizedModel) {
-        rows.push_back({"nodes", std::to_string(d.model.nodes) + " \u2192 " + std::to_string(d.optimizedModel->nodes)});
+        rows.push_back(
+            {"nodes", std::to_string(d.model.nodes) + " \u2192 " + std::to_string(d.optimizedModel->nodes)});
         rows.push_back({"weights", mb(d.model.weightBytes) + " \u2192 " + mb(d.optimizedModel->weightBytes)});
     }
     h.table({}, rows, "kv");
@@ -167,8 +178,8 @@ void optimizedSection(Html& h, const ReportData& d) {
     std::vector<std::vector<std::string>> table;
     for (const auto& t : opTypeDeltas(before, after)) {
         chart.rows.push_back({t.opType, {t.beforeMs, t.afterMs}});
-        table.push_back({t.opType, std::to_string(t.beforeCount), std::to_string(t.afterCount), fixed(t.beforeMs, 3),
-                         fixed(t.afterMs, 3), fixed(t.afterMs - t.beforeMs, 3)});
+        table.push_back({t.opType, std::to_string(t.beforeCount), std::to_string(t.afterCount),
+                         fixed(t.beforeMs, 3), fixed(t.afterMs, 3), fixed(t.afterMs - t.beforeMs, 3)});
     }
     h.raw(svgBarChart(chart)).raw("\n");
     h.table({"op type", "nodes before", "nodes after", "ms before", "ms after", "\u0394 ms"}, table);
@@ -185,7 +196,9 @@ void passesSection(Html& h, const std::vector<passes::PassReport>& reports) {
     constexpr size_t kMaxSkips = 50;
     for (const auto& r : reports) {
         if (r.skipped.empty() && r.notes.empty()) continue;
-        h.raw("<details><summary>").text(r.pass + ": " + std::to_string(r.skipped.size()) + " skipped").raw("</summary>");
+        h.raw("<details><summary>")
+            .text(r.pass + ": " + std::to_string(r.skipped.size()) + " skipped")
+            .raw("</summary>");
         for (const auto& note : r.notes)
             h.element("p", note, "muted");
         std::vector<std::vector<std::string>> skips;
@@ -207,8 +220,8 @@ void comparisonSection(Html& h, const compare::CompareResult& c) {
                         o.classifier ? fixed(100 * o.top1Agreement, 1) + "%" : "-",
                         o.classifier ? fixed(100 * o.top5Agreement, 1) + "%" : "-"});
     h.table({"output", "max abs", "mean abs", "max rel", "cosine", "SNR dB", "top-1", "top-5"}, rows);
-    h.element("p", "Latency without profiling (alternating runs): original " + fixed(c.aMs, 3) + " ms, optimized " +
-                       fixed(c.bMs, 3) + " ms, speedup " + fixed(c.speedup, 2) + "x.");
+    h.element("p", "Latency without profiling (alternating runs): original " + fixed(c.aMs, 3) +
+                       " ms, optimized " + fixed(c.bMs, 3) + " ms, speedup " + fixed(c.speedup, 2) + "x.");
     h.raw("<p>");
     if (c.firstDivergence) {
         const auto& d = *c.firstDivergence;
@@ -238,7 +251,9 @@ std::string toHtml(const ReportData& d) {
     h.element("title", title);
     h.raw("<style>").raw(kCss).raw("</style></head>\n<body>\n");
     h.element("h1", title);
-    h.element("p", "Generated by OpStudio " + std::string(OPSTUDIO_VERSION) + ". Times are medians of repeated runs.",
+    h.element("p",
+              "Generated by OpStudio " + std::string(OPSTUDIO_VERSION) +
+                  ". Times are medians of repeated runs.",
               "muted");
     modelSection(h, "Model", d.model, &d.profile);
     profileSection(h, "Profile", d.profile, d.topNodes);

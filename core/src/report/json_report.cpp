@@ -8,15 +8,22 @@ namespace opstudio::report {
 
 namespace {
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json number(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 nlohmann::json modelJson(const ModelSummary& m) {
     nlohmann::json opsets = nlohmann::json::array();
     for (const auto& o : m.opsets)
         opsets.push_back({{"domain", o.domain.empty() ? "ai.onnx" : o.domain}, {"version", o.version}});
-    return {{"name", m.name},           {"path", m.path},           {"producer", m.producer},
-            {"opsets", opsets},         {"nodes", m.nodes},         {"total_nodes", m.totalNodes},
-            {"parameters", m.parameters}, {"weight_bytes", m.weightBytes}};
+    return {{"name", m.name},
+            {"path", m.path},
+            {"producer", m.producer},
+            {"opsets", opsets},
+            {"nodes", m.nodes},
+            {"total_nodes", m.totalNodes},
+            {"parameters", m.parameters},
+            {"weight_bytes", m.weightBytes}};
 }
 
 nlohmann::json profileJson(const profile::Profile& p, int topK) {

@@ -24,9 +24,12 @@ std::string general(double v) {
 std::string cell(std::string s) {
     std::string out;
     for (char c : s) {
-        if (c == '|') out += "\\|";
-        else if (c == '\n' || c == '\r') out += ' ';
-        else out += c;
+        if (c == '|')
+            out += "\\|";
+        else if (c == '\n' || c == '\r')
+            out += ' ';
+        else
+            out += c;
     }
     return out;
 }
@@ -52,15 +55,17 @@ void table(std::ostringstream& out, const std::vector<std::string>& header,
 void modelTable(std::ostringstream& out, const ModelSummary& m, const profile::Profile* p) {
     std::string opsets;
     for (const auto& o : m.opsets)
-        opsets += (opsets.empty() ? "" : ", ") + (o.domain.empty() ? std::string("ai.onnx") : o.domain) + " " +
-                  std::to_string(o.version);
+        opsets += (opsets.empty() ? "" : ", ") + (o.domain.empty() ? std::string("ai.onnx") : o.domain) +
+                  " " + std::to_string(o.version);
     std::vector<std::vector<std::string>> rows{{"name", m.name}};
     if (!m.path.empty()) rows.push_back({"file", m.path});
     rows.push_back({"opsets", opsets.empty() ? "-" : opsets});
     rows.push_back({"nodes", std::to_string(m.nodes)});
     rows.push_back({"parameters", std::to_string(m.parameters)});
     rows.push_back({"weights", fixed(m.weightBytes / 1e6, 2) + " MB"});
-    if (p) rows.push_back({"latency", fixed(p->total.median, 3) + " ms median over " + std::to_string(p->runs) + " runs"});
+    if (p)
+        rows.push_back(
+            {"latency", fixed(p->total.median, 3) + " ms median over " + std::to_string(p->runs) + " runs"});
     table(out, {"", "value"}, rows);
 }
 
@@ -102,8 +107,8 @@ std::string toMarkdown(const ReportData& d) {
         if (d.optimizedModel) modelTable(out, *d.optimizedModel, &a);
         std::vector<std::vector<std::string>> rows;
         for (const auto& t : opTypeDeltas(d.profile, a))
-            rows.push_back({t.opType, std::to_string(t.beforeCount), std::to_string(t.afterCount), fixed(t.beforeMs, 3),
-                            fixed(t.afterMs, 3), fixed(t.afterMs - t.beforeMs, 3)});
+            rows.push_back({t.opType, std::to_string(t.beforeCount), std::to_string(t.afterCount),
+                            fixed(t.beforeMs, 3), fixed(t.afterMs, 3), fixed(t.afterMs - t.beforeMs, 3)});
         table(out, {"op type", "nodes before", "nodes after", "ms before", "ms after", "delta ms"}, rows);
         out << "## Optimized profile\n\n";
         profileTables(out, a, d.topNodes);
@@ -130,13 +135,14 @@ std::string toMarkdown(const ReportData& d) {
         out << "## Accuracy (optimized against original)\n\n";
         std::vector<std::vector<std::string>> rows;
         for (const auto& o : c.outputs)
-            rows.push_back({o.name, general(o.maxAbs), general(o.meanAbs), general(o.maxRel), fixed(o.cosine, 6),
+            rows.push_back({o.name, general(o.maxAbs), general(o.meanAbs), general(o.maxRel),
+                            fixed(o.cosine, 6),
                             o.snrDb >= compare::kIdenticalSnrDb ? "identical" : fixed(o.snrDb, 1),
                             o.classifier ? fixed(100 * o.top1Agreement, 1) + "%" : "-",
                             o.classifier ? fixed(100 * o.top5Agreement, 1) + "%" : "-"});
         table(out, {"output", "max abs", "mean abs", "max rel", "cosine", "SNR dB", "top-1", "top-5"}, rows);
-        out << "Latency without profiling (alternating runs): original " << fixed(c.aMs, 3) << " ms, optimized "
-            << fixed(c.bMs, 3) << " ms, speedup " << fixed(c.speedup, 2) << "x.\n\n";
+        out << "Latency without profiling (alternating runs): original " << fixed(c.aMs, 3)
+            << " ms, optimized " << fixed(c.bMs, 3) << " ms, speedup " << fixed(c.speedup, 2) << "x.\n\n";
         if (c.firstDivergence)
             out << "First divergence: node `" << c.firstDivergence->node << "` (" << c.firstDivergence->opType
                 << "), value `" << c.firstDivergence->value << "`, relative error "

@@ -14,7 +14,8 @@ ModelSummary summarize(const ir::Model& model, const std::string& name) {
     ModelSummary s;
     s.path = model.sourcePath;
     s.name = name;
-    if (s.name.empty() && !model.sourcePath.empty()) s.name = std::filesystem::path(model.sourcePath).filename().string();
+    if (s.name.empty() && !model.sourcePath.empty())
+        s.name = std::filesystem::path(model.sourcePath).filename().string();
     if (s.name.empty()) s.name = model.graph->name.empty() ? "model" : model.graph->name;
     s.producer = model.producerName;
     if (!model.producerVersion.empty()) s.producer += (s.producer.empty() ? "" : " ") + model.producerVersion;
@@ -63,12 +64,23 @@ std::string escapeHtml(const std::string& text) {
     out.reserve(text.size());
     for (char c : text) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out += c;
         }
     }
     return out;

@@ -25,13 +25,18 @@ std::string num(double v) {
 
 std::string valueText(double v, const std::string& unit) {
     char buf[48];
-    if (v >= 100) std::snprintf(buf, sizeof buf, "%.0f %s", v, unit.c_str());
-    else if (v >= 1) std::snprintf(buf, sizeof buf, "%.2f %s", v, unit.c_str());
-    else std::snprintf(buf, sizeof buf, "%.3f %s", v, unit.c_str());
+    if (v >= 100)
+        std::snprintf(buf, sizeof buf, "%.0f %s", v, unit.c_str());
+    else if (v >= 1)
+        std::snprintf(buf, sizeof buf, "%.2f %s", v, unit.c_str());
+    else
+        std::snprintf(buf, sizeof buf, "%.3f %s", v, unit.c_str());
     return buf;
 }
 
-std::string shortLabel(const std::string& s) { return s.size() > 28 ? s.substr(0, 27) + "\u2026" : s; }
+std::string shortLabel(const std::string& s) {
+    return s.size() > 28 ? s.substr(0, 27) + "\u2026" : s;
+}
 
 } // namespace
 
@@ -47,17 +52,18 @@ std::string svgBarChart(const BarChart& chart) {
     const int barSpace = std::max(60, chart.width - kLabelWidth - kValueWidth);
 
     std::ostringstream out;
-    out << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" << chart.width << "\" height=\""
-        << height << "\" viewBox=\"0 0 " << chart.width << " " << height << "\" role=\"img\">";
+    out << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" << chart.width
+        << "\" height=\"" << height << "\" viewBox=\"0 0 " << chart.width << " " << height
+        << "\" role=\"img\">";
     out << "<title>" << escapeHtml(chart.title) << "</title>";
     int y = kTop;
     if (chart.series.size() > 1) {
         int x = kLabelWidth;
         for (size_t s = 0; s < chart.series.size(); ++s) {
-            out << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"12\" height=\"12\" fill=\"" << kSeriesColours[s % 4]
-                << "\"/>";
-            out << "<text x=\"" << x + 16 << "\" y=\"" << y + 10 << "\" font-size=\"12\">" << escapeHtml(chart.series[s])
-                << "</text>";
+            out << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"12\" height=\"12\" fill=\""
+                << kSeriesColours[s % 4] << "\"/>";
+            out << "<text x=\"" << x + 16 << "\" y=\"" << y + 10 << "\" font-size=\"12\">"
+                << escapeHtml(chart.series[s]) << "</text>";
             x += 30 + static_cast<int>(chart.series[s].size()) * 7;
         }
         y += legendHeight;
@@ -71,8 +77,9 @@ std::string svgBarChart(const BarChart& chart) {
             const double v = s < row.values.size() ? row.values[s] : 0;
             const double w = maxValue > 0 ? barSpace * v / maxValue : 0;
             const int by = y + static_cast<int>(s) * kBarHeight;
-            out << "<rect x=\"" << kLabelWidth << "\" y=\"" << by << "\" width=\"" << num(std::max(w, v > 0 ? 1.0 : 0.0))
-                << "\" height=\"" << kBarHeight - 2 << "\" fill=\"" << kSeriesColours[s % 4] << "\"/>";
+            out << "<rect x=\"" << kLabelWidth << "\" y=\"" << by << "\" width=\""
+                << num(std::max(w, v > 0 ? 1.0 : 0.0)) << "\" height=\"" << kBarHeight - 2 << "\" fill=\""
+                << kSeriesColours[s % 4] << "\"/>";
             out << "<text x=\"" << num(kLabelWidth + w + 4) << "\" y=\"" << by + kBarHeight - 4
                 << "\" font-size=\"11\">" << escapeHtml(valueText(v, chart.unit)) << "</text>";
         }

@@ -359,7 +359,8 @@ TEST(CompareModels, DifferentOutputShapeIsAClearError) {
 
 TEST(CompareModels, MissingInputIsAClearError) {
     auto a = GraphBuilder().input("x", DType::F32, {2, 3}).node("Relu", {"x"}, {"y"}).output("y").build();
-    auto b = GraphBuilder().input("other", DType::F32, {2, 3}).node("Relu", {"other"}, {"y"}).output("y").build();
+    auto b =
+        GraphBuilder().input("other", DType::F32, {2, 3}).node("Relu", {"other"}, {"y"}).output("y").build();
     auto r = compare::compareModels(a, b, {}, fastOptions());
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().describe().find("'other'"), std::string::npos) << r.error().describe();
@@ -369,7 +370,8 @@ TEST(CompareExport, JsonHasTheDocumentedKeys) {
     auto r = compare::compareModels(convStack(), convStack(0.125f), {}, fastOptions());
     ASSERT_TRUE(r.ok());
     const auto j = compare::toJson(r.value());
-    for (const char* k : {"a_ms", "b_ms", "speedup", "outputs", "first_divergence", "a_weight_bytes", "b_nodes"})
+    for (const char* k :
+         {"a_ms", "b_ms", "speedup", "outputs", "first_divergence", "a_weight_bytes", "b_nodes"})
         EXPECT_TRUE(j.contains(k)) << k;
     const auto& o = j["outputs"][0];
     for (const char* k : {"name", "max_abs", "mean_abs", "max_rel", "cosine", "snr_db", "top1", "top5"})

@@ -23,11 +23,13 @@ std::shared_ptr<ir::Model> smallNet(bool fused = false) {
     b.input("x", DType::F32, {1, 3, 8, 8})
         .initializer("w1", randomTensor(DType::F32, {4, 3, 3, 3}, 1))
         .initializer("w2", randomTensor(DType::F32, {4, 4, 3, 3}, 2))
-        .node("Conv", {"x", "w1"}, {"c1"}, {pads}, {}, "conv<1>")  // a name that needs escaping
+        .node("Conv", {"x", "w1"}, {"c1"}, {pads}, {}, "conv<1>") // a name that needs escaping
         .node("Relu", {"c1"}, {"r1"})
         .node("Conv", {"r1", "w2"}, {"c2"}, {pads}, {}, "conv_2");
-    if (!fused) b.node("Sigmoid", {"c2"}, {"s"}).node("Mul", {"s", "c2"}, {"y"});
-    else b.node("Relu", {"c2"}, {"y"});
+    if (!fused)
+        b.node("Sigmoid", {"c2"}, {"s"}).node("Mul", {"s", "c2"}, {"y"});
+    else
+        b.node("Relu", {"c2"}, {"y"});
     return b.output("y").build();
 }
 
@@ -146,7 +148,7 @@ TEST(HtmlReport, FullReportHasEverySection) {
     // Swish vs Relu: the output keeps its name, so the divergence is placed at A's producer.
     EXPECT_NE(html.find("First divergence"), std::string::npos);
     EXPECT_NE(html.find("<code>Mul_y</code>"), std::string::npos);
-    EXPECT_GE(count(html, "<svg"), 3u);                            // two profiles + before/after
+    EXPECT_GE(count(html, "<svg"), 3u); // two profiles + before/after
     EXPECT_EQ(count(html, "<svg"), count(html, "</svg>"));
 }
 

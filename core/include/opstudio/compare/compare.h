@@ -14,7 +14,7 @@ namespace opstudio::compare {
 
 struct CompareOptions {
     int threads = 1;
-    int runs = 10;   // timed runs per model (median reported)
+    int runs = 10; // timed runs per model (median reported)
     int warmup = 2;
     uint64_t seed = 1; // for random inputs when none are given
     std::map<std::string, int64_t> dims;
@@ -27,16 +27,16 @@ struct OutputComparison {
     std::string name;
     double maxAbs = 0, meanAbs = 0, maxRel = 0;
     double cosine = 1;
-    double snrDb = 0;    // 10 log10(sum a^2 / sum (a-b)^2); +inf when identical (reported as a large number)
-    bool classifier = false; // looks like [N, classes] logits/probabilities
+    double snrDb = 0; // 10 log10(sum a^2 / sum (a-b)^2); +inf when identical (reported as a large number)
+    bool classifier = false;                     // looks like [N, classes] logits/probabilities
     double top1Agreement = 0, top5Agreement = 0; // fractions over rows (classifier outputs only)
 };
 
 /// Earliest original node whose output differs beyond the threshold (mapped through provenance).
 struct Divergence {
-    std::string node;   // original node name
+    std::string node; // original node name
     std::string opType;
-    std::string value;  // the value compared
+    std::string value; // the value compared
     double relativeError = 0;
     double maxAbs = 0;
 };

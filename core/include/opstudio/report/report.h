@@ -17,12 +17,12 @@ namespace opstudio::report {
 
 /// What the report says about a model file.
 struct ModelSummary {
-    std::string name;                      // shown as the title (file name or graph name)
+    std::string name; // shown as the title (file name or graph name)
     std::string path;
-    std::string producer;                  // "pytorch 1.13"
+    std::string producer; // "pytorch 1.13"
     std::vector<ir::OpsetImport> opsets;
-    int nodes = 0;                         // main graph
-    int totalNodes = 0;                    // including subgraph bodies
+    int nodes = 0;      // main graph
+    int totalNodes = 0; // including subgraph bodies
     int64_t parameters = 0;
     int64_t weightBytes = 0;
 };
@@ -31,7 +31,7 @@ ModelSummary summarize(const ir::Model& model, const std::string& name = {});
 
 /// Everything a report may show; only `model` and `profile` are required.
 struct ReportData {
-    std::string title;                 // default: "OpStudio report: <model name>"
+    std::string title; // default: "OpStudio report: <model name>"
     ModelSummary model;
     profile::Profile profile;
     std::optional<ModelSummary> optimizedModel;

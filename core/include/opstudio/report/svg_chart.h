@@ -12,8 +12,8 @@ struct BarRow {
 };
 
 struct BarChart {
-    std::string title;                // <title> of the svg (accessible name)
-    std::vector<std::string> series;  // legend entries, one per value of a row
+    std::string title;               // <title> of the svg (accessible name)
+    std::vector<std::string> series; // legend entries, one per value of a row
     std::string unit = "ms";
     std::vector<BarRow> rows;
     int width = 760;
