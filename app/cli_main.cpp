@@ -23,6 +23,7 @@ constexpr AddCommand kCommands[] = {
     opstudio::cli::addRunCommand,
     opstudio::cli::addProfileCommand,
     opstudio::cli::addOptimizeCommand,
+    opstudio::cli::addPassesCommand,
     opstudio::cli::addLayoutCommand,
     opstudio::cli::addCompareCommand,
     opstudio::cli::addReportCommand,

@@ -17,5 +17,6 @@ void addProfileCommand(CLI::App& app, CommandAction& action);
 void addLayoutCommand(CLI::App& app, CommandAction& action);
 void addCompareCommand(CLI::App& app, CommandAction& action);
 void addReportCommand(CLI::App& app, CommandAction& action);
+void addPassesCommand(CLI::App& app, CommandAction& action);
 
 } // namespace opstudio::cli
