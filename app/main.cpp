@@ -8,6 +8,7 @@
 #include <QFileInfo>
 #include <QTimer>
 
+#include <algorithm>
 #include <cstdio>
 
 int main(int argc, char** argv) {
@@ -24,7 +25,8 @@ int main(int argc, char** argv) {
     QCommandLineOption profileOption("profile", "Profile the model once it is loaded.");
     QCommandLineOption screenshotOption("screenshot", "Render the main window to FILE.png and exit.", "FILE");
     QCommandLineOption runsOption("runs", "Timed runs for --profile (default 20).", "N", "20");
-    parser.addOptions({profileOption, screenshotOption, runsOption});
+    QCommandLineOption threadsOption("threads", "Threads for --profile (default: 1 with --screenshot, else all cores).", "N");
+    parser.addOptions({profileOption, screenshotOption, runsOption, threadsOption});
     parser.process(app);
 
     const QString model = parser.positionalArguments().value(0);
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
         if (parser.isSet(profileOption)) {
             opstudio::ui::ProfileSettings settings = window.profileSettings();
             settings.runs = parser.value(runsOption).toInt() > 0 ? parser.value(runsOption).toInt() : 20;
+            // One thread by default for screenshots: the picture should not depend on machine load.
+            if (parser.isSet(threadsOption)) settings.threads = std::max(1, parser.value(threadsOption).toInt());
+            else if (headless) settings.threads = 1;
             window.startProfile(settings);
         } else {
             finish();

@@ -559,7 +559,7 @@ void MainWindow::updateStatus() {
                               .arg(m_model->graph->totalNodeCount())
                               .arg(humanCount(static_cast<double>(m_model->parameterCount())))
                               .arg(QString::number(m_model->weightBytes() / (1024.0 * 1024.0), 'f', 2) + " MB"));
-    m_latencyLabel->setText(m_profile ? tr("last run: %1 ms median (%2 threads)").arg(m_profile->total.median, 0, 'f', 3).arg(m_profile->threads)
+    m_latencyLabel->setText(m_profile ? tr("last run: %1 ms median (%n thread(s))", nullptr, m_profile->threads).arg(m_profile->total.median, 0, 'f', 3)
                                       : tr("not profiled"));
 }
 

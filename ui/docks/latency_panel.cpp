@@ -20,6 +20,7 @@ LatencyPanel::LatencyPanel(QWidget* parent) : QWidget(parent) {
     m_tabs->addTab(tr("Top nodes"));
     m_tabs->setDrawBase(false);
     m_tabs->setExpanding(false);
+    m_tabs->setUsesScrollButtons(false);
     m_topN = new QSpinBox(this);
     m_topN->setRange(5, 200);
     m_topN->setValue(20);
@@ -59,7 +60,7 @@ LatencyPanel::LatencyPanel(QWidget* parent) : QWidget(parent) {
 
 void LatencyPanel::setProfile(std::shared_ptr<const profile::Profile> profile) {
     m_stack->setCurrentIndex(profile ? 1 : 0);
-    m_total->setText(profile ? tr("total %1 ms median · %2 runs").arg(profile->total.median, 0, 'f', 3).arg(profile->runs) : QString());
+    m_total->setText(profile ? tr("total %1 ms · %2 runs").arg(profile->total.median, 0, 'f', 3).arg(profile->runs) : QString());
     m_chart->setProfile(std::move(profile));
 }
 

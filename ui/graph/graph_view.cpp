@@ -56,7 +56,7 @@ void GraphView::showStart() {
         return;
     }
     resetTransform();
-    const double s = std::clamp(viewport()->width() / r.width(), 0.75, 1.0);
+    const double s = std::clamp(viewport()->width() / r.width(), 0.75, 0.85);
     scale(s, s);
     centerOn(QPointF(r.center().x(), r.top() + viewport()->height() / (2 * s)));
     viewport()->update();
