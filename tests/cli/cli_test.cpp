@@ -389,3 +389,31 @@ TEST(CliOptimize, PresetKeepsOutputsAndWritesRecipeAndReport) {
                 (dir / "recipe.json").string()});
     EXPECT_EQ(r.code, 0) << r.err;
 }
+
+TEST(PassesCli, ListsEveryPassWithItsSchema) {
+    const auto r = runCli({"passes", "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(doc.is_array());
+    bool sawFold = false;
+    for (const auto& p : doc) {
+        for (const char* key : {"name", "category", "description", "params"}) EXPECT_TRUE(p.contains(key)) << key;
+        if (p["name"] == "fold-constants") {
+            sawFold = true;
+            EXPECT_EQ(p["category"], "cleanup");
+            ASSERT_FALSE(p["params"].empty());
+            EXPECT_EQ(p["params"][0]["name"], "max_size_kb");
+            EXPECT_EQ(p["params"][0]["type"], "int");
+        }
+    }
+    EXPECT_TRUE(sawFold);
+}
+
+TEST(PassesCli, UnknownPassIsOneErrorLine) {
+    TempDir dir;
+    const auto r = runCli({"optimize", kTestData + "/node/test_add/model.onnx", "-o", (dir / "o.onnx").string(),
+                           "--pass", "no-such-pass"});
+    EXPECT_NE(r.code, 0);
+    EXPECT_TRUE(r.oneErrorLine()) << r.err;
+    EXPECT_NE(r.err.find("no-such-pass"), std::string::npos);
+}
