@@ -2,7 +2,7 @@
 """OpStudio vs ONNX Runtime, same models, inputs and thread count, interleaved in one run.
 
   tests/bench/run_bench.py [--models DIR] [--threads 1 2] [--runs 20] [--rounds 3] [--ort-opt disabled]
-                           [--markdown FILE]
+                           [--markdown FILE] [--bench PATH/TO/opstudio-bench]
 
 Models come from tests/bench/make_bench_models.py (generated on demand with Debian's python3-torch).
 Each (model, threads) pair alternates rounds of OpStudio and ONNX Runtime so that machine noise hits
@@ -43,7 +43,9 @@ def main():
     ap.add_argument("--ort-opt", default="disabled")
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--markdown")
+    ap.add_argument("--bench", default=BENCH, help="opstudio-bench binary (default: build/tests/bench/opstudio-bench)")
     args = ap.parse_args()
+    bench = args.bench
 
     if not os.path.isdir(args.models):
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "bench", "make_bench_models.py"), args.models],
@@ -55,12 +57,12 @@ def main():
             print(f"skip {name}: {model} missing", file=sys.stderr)
             continue
         inputs = tempfile.mkdtemp(prefix="opstudio-bench-")
-        subprocess.run([BENCH, model, "--write-inputs", inputs, "--seed", "1"], check=True)
+        subprocess.run([bench, model, "--write-inputs", inputs, "--seed", "1"], check=True)
         for threads in args.threads:
             ours, theirs = [], []
             per_round = max(1, args.runs // args.rounds)
             for _ in range(args.rounds):
-                ours.append(run_json([BENCH, model, "--inputs", inputs, "--threads", str(threads),
+                ours.append(run_json([bench, model, "--inputs", inputs, "--threads", str(threads),
                                       "--runs", str(per_round), "--warmup", str(args.warmup)])["median_ms"])
                 theirs.append(run_json(["node", ORT, "bench", model, inputs, "--threads", str(threads),
                                         "--opt", args.ort_opt, "--runs", str(per_round),

@@ -1,6 +1,10 @@
 #include "opstudio/runtime/graph_plan.h"
 
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/onednn_util.h"
+
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <unordered_set>
 
@@ -24,9 +28,32 @@ struct GraphPlan::Step {
     std::vector<int> freeAfter;         // slots whose last reader is this step
     bool hasSubgraphs = false;
     int64_t opset = 0;
+    // Channels-last activations (see planChannelsLast).
+    enum class LayoutRole : uint8_t { None, Conv, Elementwise };
+    LayoutRole layoutRole = LayoutRole::None;
+    ChannelsLastKernel* channelsLastKernel = nullptr; // Conv: the kernel's layout entry point
+    bool channelsLastOut = false;                     // Conv: every reader of output 0 takes channels-last
+    bool mayKeepChannelsLast = false;                 // Elementwise: output 0 may stay channels-last
 };
 
 namespace {
+
+/// Ops that apply one function per element with numpy broadcasting and keep the dtype: on
+/// channels-last operands they run unchanged on NHWC views (every operand's axes permuted alike).
+bool isLayoutFreeElementwise(const ir::Node& n) {
+    static const std::unordered_set<std::string> kOps = {"Relu", "LeakyRelu", "Clip",  "Sigmoid", "Tanh",
+                                                         "HardSigmoid", "HardSwish", "Elu", "Selu", "Add",
+                                                         "Sub", "Mul", "Div", "Sum", "Max", "Min"};
+    return n.domain.empty() && n.outputs.size() == 1 && kOps.count(n.opType) > 0;
+}
+
+/// Shape right-aligned to rank 4 ([C, 1, 1] -> [1, C, 1, 1]); empty when the rank is above 4.
+Shape alignedTo4(const Shape& s) {
+    if (s.size() > 4) return {};
+    Shape a(4 - s.size(), 1);
+    a.insert(a.end(), s.begin(), s.end());
+    return a;
+}
 
 /// Names a node reads, including those read by nodes inside its subgraphs (implicit inputs).
 void collectReads(const ir::Node& n, std::vector<std::string>& out) {
@@ -132,6 +159,87 @@ GraphPlan::GraphPlan(const ir::Graph& graph, const ir::Model& model, const Sessi
     for (const auto& [slot, name] : m_outerSlots) keep[slot] = true;
     for (size_t slot = 0; slot < lastUse.size(); ++slot)
         if (!keep[slot] && lastUse[slot] >= 0) m_steps[lastUse[slot]].freeAfter.push_back(static_cast<int>(slot));
+
+    const char* env = std::getenv("OPSTUDIO_CHANNELS_LAST");
+    m_channelsLast = !options.reference && !(env && std::string(env) == "0");
+    if (m_channelsLast) planChannelsLast(graph);
+}
+
+/// oneDNN's fp32 convolutions run NHWC here; with plain NCHW activations every Conv paid an
+/// nchw -> nhwc reorder of its input and an nhwc -> nchw reorder of its output (as much time as
+/// the convolutions themselves in MobileNetV2). A Conv writes channels-last when every reader of
+/// its output, looking through layout-free elementwise ops, is another Conv's data input. Values
+/// the outside sees (graph outputs, subgraph reads) always stay plain; anything else that meets a
+/// channels-last input converts it back first (GraphPlan::run), so correctness never depends on
+/// this analysis.
+void GraphPlan::planChannelsLast(const ir::Graph& graph) {
+    std::vector<bool> pinned(m_index.size(), false);
+    for (int o : m_outputSlots) pinned[o] = true;
+    for (const auto& [slot, name] : m_outerSlots) pinned[slot] = true;
+    std::vector<std::vector<std::pair<int, int>>> readers(m_index.size()); // slot -> (step, input)
+    for (size_t s = 0; s < m_steps.size(); ++s) {
+        Step& step = m_steps[s];
+        if (step.hasSubgraphs) {
+            std::vector<std::string> reads;
+            collectReads(*step.node, reads);
+            for (const auto& r : reads)
+                if (auto it = m_index.find(r); it != m_index.end()) pinned[it->second] = true;
+        }
+        for (size_t i = 0; i < step.inputs.size(); ++i)
+            if (step.inputs[i] >= 0) readers[step.inputs[i]].emplace_back(static_cast<int>(s), static_cast<int>(i));
+        if (auto* cl = dynamic_cast<ChannelsLastKernel*>(step.kernel.get()); cl && !step.outputs.empty()) {
+            step.layoutRole = Step::LayoutRole::Conv;
+            step.channelsLastKernel = cl;
+        } else if (isLayoutFreeElementwise(*step.node) && !step.hasSubgraphs) {
+            step.layoutRole = Step::LayoutRole::Elementwise;
+        }
+    }
+    // takesChannelsLast(slot): every reader is a Conv data input or an elementwise op whose output does too.
+    std::vector<int8_t> memo(m_index.size(), -1);
+    std::function<bool(int)> takesChannelsLast = [&](int slot) -> bool {
+        if (memo[slot] >= 0) return memo[slot] != 0;
+        memo[slot] = 0; // cycles cannot occur in a valid graph; be safe anyway
+        bool ok = !pinned[slot] && !readers[slot].empty();
+        for (const auto& [s, i] : readers[slot]) {
+            if (!ok) break;
+            const Step& r = m_steps[s];
+            if (r.layoutRole == Step::LayoutRole::Conv) ok = i == 0;
+            else if (r.layoutRole == Step::LayoutRole::Elementwise) ok = r.outputs[0] >= 0 && takesChannelsLast(r.outputs[0]);
+            else ok = false;
+        }
+        memo[slot] = ok ? 1 : 0;
+        return ok;
+    };
+    // A pointwise Conv (1x1, stride 1, no pads, one group) runs on plain nchw without reorders, so
+    // it only writes channels-last when its input arrives channels-last; otherwise it would add a
+    // reorder of its input (SqueezeNet's squeeze convs after Concat/MaxPool: 13% slower measured).
+    auto pointwise = [&graph](const ir::Node& n) {
+        const auto isOne = [](int64_t v) { return v == 1; };
+        const auto isZero = [](int64_t v) { return v == 0; };
+        Shape k = n.attrInts("kernel_shape");
+        const Shape st = n.attrInts("strides"), pads = n.attrInts("pads");
+        if (k.empty() && n.inputs.size() > 1)
+            if (const ir::Tensor* w = graph.constantValue(n.inputs[1]); w && w->rank() > 2)
+                k.assign(w->shape().begin() + 2, w->shape().end());
+        const std::string autoPad = n.attrString("auto_pad", "NOTSET");
+        return !k.empty() && std::all_of(k.begin(), k.end(), isOne) && std::all_of(st.begin(), st.end(), isOne) &&
+               std::all_of(pads.begin(), pads.end(), isZero) && n.attrInt("group", 1) == 1 &&
+               (autoPad == "NOTSET" || autoPad == "VALID" || autoPad.empty());
+    };
+    std::vector<bool> likelyChannelsLast(m_index.size(), false); // in schedule order
+    for (Step& step : m_steps) {
+        const int out = step.outputs.empty() ? -1 : step.outputs[0];
+        if (step.layoutRole == Step::LayoutRole::Conv) {
+            const bool inputChannelsLast = !step.inputs.empty() && step.inputs[0] >= 0 && likelyChannelsLast[step.inputs[0]];
+            step.channelsLastOut = out >= 0 && takesChannelsLast(out) &&
+                                   (inputChannelsLast || step.node->opType == "ConvTranspose" || !pointwise(*step.node));
+            if (step.channelsLastOut) likelyChannelsLast[out] = true;
+        } else if (step.layoutRole == Step::LayoutRole::Elementwise) {
+            step.mayKeepChannelsLast = out >= 0 && !pinned[out];
+            for (int in : step.inputs)
+                if (in >= 0 && likelyChannelsLast[in] && step.mayKeepChannelsLast) likelyChannelsLast[out] = true;
+        }
+    }
 }
 
 GraphPlan::~GraphPlan() = default;
@@ -155,6 +263,11 @@ std::vector<ir::Tensor> GraphPlan::run(const std::vector<ir::Tensor>& feeds, con
     }
     Scope scope(outer, &m_index, &slots);
     std::vector<const ir::Tensor*> ins;
+    // Layout of each slot's tensor; channels-last only in top-level runs nobody observes (observers
+    // such as compare read the values of every node).
+    const bool channelsLast = m_channelsLast && !observer && depth == 0;
+    std::vector<ActivationLayout> layouts(channelsLast ? slots.size() : 0, ActivationLayout::Plain);
+    std::vector<ir::Tensor> temps;
     for (const Step& step : m_steps) {
         const ir::Node& node = *step.node;
         ins.clear();
@@ -171,11 +284,72 @@ std::vector<ir::Tensor> GraphPlan::run(const std::vector<ir::Tensor>& feeds, con
             ins.push_back(&slots[s]);
         }
         std::vector<ir::Tensor> outs(step.outputs.size());
+        ActivationLayout convIn = ActivationLayout::Plain, convOut = ActivationLayout::Plain;
+        bool nhwcView = false;
+        Shape viewOutShape;
+        if (channelsLast) {
+            bool anyChannelsLast = false;
+            for (int s : step.inputs) anyChannelsLast = anyChannelsLast || (s >= 0 && layouts[s] == ActivationLayout::ChannelsLast);
+            std::vector<ActivationLayout> wanted(step.inputs.size(), ActivationLayout::Plain);
+            if (step.layoutRole == Step::LayoutRole::Conv && (anyChannelsLast || step.channelsLastOut)) {
+                KernelContext probe(node, ins, outs, &scope, pool, m_threads);
+                if (step.channelsLastKernel->supportsChannelsLast(probe)) {
+                    convIn = layouts[step.inputs[0]];
+                    convOut = step.channelsLastOut ? ActivationLayout::ChannelsLast : ActivationLayout::Plain;
+                    wanted[0] = convIn;
+                    if (wanted.size() > 3) wanted[3] = convOut; // FusedConv's sum input Z
+                }
+            } else if (step.layoutRole == Step::LayoutRole::Elementwise && anyChannelsLast && step.mayKeepChannelsLast) {
+                // Every operand must read the same in NHWC order: channels-last ones, and plain ones
+                // whose bytes do not change under the permutation (C == 1 or H * W == 1, e.g. [N, C, 1, 1]).
+                nhwcView = true;
+                for (size_t i = 0; i < step.inputs.size() && nhwcView; ++i) {
+                    if (step.inputs[i] < 0) continue;
+                    const Shape a = alignedTo4(ins[i]->shape());
+                    if (layouts[step.inputs[i]] == ActivationLayout::ChannelsLast) wanted[i] = ActivationLayout::ChannelsLast;
+                    else nhwcView = !a.empty() && (a[1] == 1 || a[2] * a[3] == 1);
+                }
+                if (!nhwcView) std::fill(wanted.begin(), wanted.end(), ActivationLayout::Plain);
+            }
+            temps.reserve(2 * ins.size()); // ins point into temps: no reallocation below
+            for (size_t i = 0; i < step.inputs.size(); ++i) {
+                const int s = step.inputs[i];
+                if (s < 0 || layouts[s] == wanted[i]) continue;
+                if (wanted[i] == ActivationLayout::Plain) {
+                    // Back to plain for good: later readers of the slot need no conversion.
+                    slots[s] = onednn::convertLayout(slots[s], layouts[s], ActivationLayout::Plain, pool);
+                    layouts[s] = ActivationLayout::Plain;
+                } else {
+                    // A plain value (maybe seen from outside) stays plain; this step reads a copy.
+                    temps.push_back(onednn::convertLayout(slots[s], layouts[s], wanted[i], pool));
+                    ins[i] = &temps.back();
+                }
+            }
+            if (nhwcView) {
+                // Operands as NHWC-ordered views of the same bytes; numel-1 operands broadcast as they are.
+                for (size_t i = 0; i < ins.size(); ++i) {
+                    if (!ins[i] || ins[i]->numel() == 1) continue;
+                    const Shape a = alignedTo4(ins[i]->shape());
+                    temps.push_back(ir::Tensor::view(ins[i]->dtype(), {a[0], a[2], a[3], a[1]}, ins[i]->buffer(),
+                                                     ins[i]->offset()));
+                    ins[i] = &temps.back();
+                }
+            }
+        }
         KernelContext ctx(node, ins, outs, &scope, pool, m_threads);
         if (step.hasSubgraphs) ctx.setObserver(observer, depth + 1);
         if (observer) observer->onNodeBegin(node, depth);
         try {
-            step.kernel->run(ctx);
+            if (convIn != ActivationLayout::Plain || convOut != ActivationLayout::Plain)
+                step.channelsLastKernel->runWithLayout(ctx, convIn, convOut);
+            else
+                step.kernel->run(ctx);
+            if (nhwcView) {
+                // The result came out in NHWC order: view it back with its logical NCHW shape.
+                const ir::Tensor& o = outs[0];
+                if (o.rank() != 4) throw Error("internal: channels-last elementwise result has rank " + std::to_string(o.rank()));
+                outs[0] = ir::Tensor::view(o.dtype(), {o.dim(0), o.dim(3), o.dim(1), o.dim(2)}, o.buffer(), o.offset());
+            }
         } catch (Error& e) {
             ErrorContext& c = e.context();
             if (c.node.empty()) c.node = node.name;
@@ -196,9 +370,18 @@ std::vector<ir::Tensor> GraphPlan::run(const std::vector<ir::Tensor>& feeds, con
                     throw Error("kernel did not produce output " + std::to_string(o), c);
                 }
                 slots[step.outputs[o]] = std::move(outs[o]);
+                if (channelsLast)
+                    layouts[step.outputs[o]] = o == 0 && (convOut == ActivationLayout::ChannelsLast || nhwcView)
+                                                   ? ActivationLayout::ChannelsLast
+                                                   : ActivationLayout::Plain;
             }
         for (int s : step.freeAfter) slots[s] = ir::Tensor();
+        temps.clear();
     }
+    if (channelsLast)
+        for (int o : m_outputSlots)
+            if (layouts[o] == ActivationLayout::ChannelsLast && slots[o].defined())
+                slots[o] = onednn::convertLayout(slots[o], layouts[o], ActivationLayout::Plain, pool);
     std::vector<ir::Tensor> result;
     result.reserve(m_outputSlots.size());
     for (size_t i = 0; i < m_outputSlots.size(); ++i) {

@@ -72,6 +72,10 @@ private:
     std::vector<int> m_inputSlots, m_outputSlots;
     std::vector<std::pair<int, ir::Tensor>> m_constants;
     std::vector<std::pair<int, std::string>> m_outerSlots;
+    /// Keep 4-D activations channels-last between oneDNN convolutions (top-level runs without an
+    /// observer; OPSTUDIO_CHANNELS_LAST=0 turns it off). Decided per value at build, see graph_plan.cpp.
+    bool m_channelsLast = false;
+    void planChannelsLast(const ir::Graph& graph);
 };
 
 } // namespace opstudio::rt

@@ -2,7 +2,8 @@
 // Reference paths are plain loops over 1-, 2- and 3-D spatial dims (1-D and 2-D are 3-D with
 // leading unit dims). The fast path (fp32) is a oneDNN convolution/deconvolution: formats
 // "any" let oneDNN pick blocked layouts; activations are reordered per call, constant weights
-// once.
+// once. When the graph plan keeps activations channels-last (ChannelsLastKernel), 2-D
+// convolutions run on NHWC directly, the layout oneDNN's brgconv/brdgmm kernels use here.
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/onednn_util.h"
 
@@ -334,7 +335,15 @@ struct ConvPrimitive {
     dnnl::memory srcScratch, dstScratch; // blocked copies when the primitive wants them
 };
 
-class ConvKernel final : public Kernel {
+/// User-side descriptor of a 4-D activation in the given layout (logical dims stay NCHW).
+dnnl::memory::desc activationDesc(const Shape& shape, ActivationLayout layout) {
+    if (layout == ActivationLayout::ChannelsLast)
+        return dnnl::memory::desc(onednn::toDims(shape), dnnl::memory::data_type::f32,
+                                  dnnl::memory::format_tag::acdb);
+    return onednn::plainDesc(shape, DType::F32);
+}
+
+class ConvKernel final : public Kernel, public ChannelsLastKernel {
 public:
     ConvKernel(const KernelInit& init, bool transposed, bool fused)
         : m_transposed(transposed), m_fast(!init.reference && onednn::mayBeF32(init, 0)),
@@ -349,7 +358,8 @@ public:
                 try {
                     const ConvGeometry g = geometry(init.node, *xs, w->shape());
                     const bool withBias = init.node.presentInput(2);
-                    auto entry = primitive(g, withBias, false, *xs);
+                    auto entry =
+                        primitive(g, withBias, false, *xs, ActivationLayout::Plain, ActivationLayout::Plain);
                     weightsFor(*entry, g, *w);
                 } catch (const std::exception&) {
                     // Shape information may be stale; the first run reports real errors.
@@ -361,6 +371,18 @@ public:
     std::string_view path() const override { return m_fast ? "onednn" : "reference"; }
 
     void run(KernelContext& ctx) override {
+        runWithLayout(ctx, ActivationLayout::Plain, ActivationLayout::Plain);
+    }
+
+    bool supportsChannelsLast(const KernelContext& ctx) const override {
+        if (!m_fast || m_transposed || !ctx.hasInput(0) || !ctx.hasInput(1)) return false;
+        const Tensor& x = ctx.input(0);
+        const Tensor& w = ctx.input(1);
+        return x.dtype() == DType::F32 && w.dtype() == DType::F32 && x.rank() == 4 && w.rank() == 4 &&
+               x.numel() > 0 && w.numel() > 0;
+    }
+
+    void runWithLayout(KernelContext& ctx, ActivationLayout inLayout, ActivationLayout outLayout) override {
         const ir::Node& node = ctx.node();
         const Tensor& x = ctx.input(0);
         const Tensor& w = ctx.input(1);
@@ -376,14 +398,36 @@ public:
             kernelFail(node, "FusedConv Z must have the output shape " + ir::shapeToString(outShape));
         Tensor& y = ctx.allocate(0, x.dtype(), outShape);
         if (y.numel() == 0) return;
+        const bool channelsLast =
+            inLayout == ActivationLayout::ChannelsLast || outLayout == ActivationLayout::ChannelsLast;
         if (m_fast && x.dtype() == DType::F32 && x.numel() > 0 && w.numel() > 0) {
             try {
-                runFast(g, x, w, b, z, y);
+                runFast(g, x, w, b, z, y, inLayout, outLayout);
                 return;
             } catch (const dnnl::error&) {
                 // A geometry oneDNN rejects (e.g. negative pads from output_shape): use the loops.
             }
         }
+        if (!channelsLast) {
+            runReference(g, x, w, b, z, y);
+            return;
+        }
+        // The loops read and write plain layouts: convert around them.
+        const Tensor xPlain = onednn::convertLayout(x, inLayout, ActivationLayout::Plain);
+        const Tensor zPlain = z ? onednn::convertLayout(*z, outLayout, ActivationLayout::Plain) : Tensor();
+        Tensor yPlain(y.dtype(), y.shape());
+        runReference(g, xPlain, w, b, z ? &zPlain : nullptr, yPlain);
+        y = onednn::convertLayout(yPlain, ActivationLayout::Plain, outLayout);
+    }
+
+private:
+    ConvGeometry geometry(const ir::Node& node, const Shape& x, const Shape& w) const {
+        return m_transposed ? convTransposeGeometry(node, m_attrs, x, w) : convGeometry(node, m_attrs, x, w);
+    }
+
+    /// Plain loops on plain layouts (also the fallback for geometries oneDNN rejects).
+    void runReference(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
+                      const Tensor* z, Tensor& y) const {
         dispatchFloat(x.dtype(), [&](auto tag) {
             using T = decltype(tag);
             const T* bias = b ? b->data<T>() : nullptr;
@@ -408,16 +452,11 @@ public:
         });
     }
 
-private:
-    ConvGeometry geometry(const ir::Node& node, const Shape& x, const Shape& w) const {
-        return m_transposed ? convTransposeGeometry(node, m_attrs, x, w) : convGeometry(node, m_attrs, x, w);
-    }
-
     std::shared_ptr<ConvPrimitive> primitive(const ConvGeometry& g, bool withBias, bool withSum,
-                                             const Shape& xShape) {
-        Shape wShape = {g.outChannels, g.inChannels / g.group};
-        wShape.insert(wShape.end(), g.kernel.begin(), g.kernel.end());
-        const std::vector<Shape> key{xShape, g.kernel, {g.outChannels, withBias, withSum}};
+                                             const Shape& xShape, ActivationLayout inLayout,
+                                             ActivationLayout outLayout) {
+        const std::vector<Shape> key{
+            xShape, g.kernel, {g.outChannels, withBias, withSum, int64_t(inLayout), int64_t(outLayout)}};
         return m_cache.get(key, [&] {
             using tag = dnnl::memory::format_tag;
             const auto f32 = dnnl::memory::data_type::f32;
@@ -431,7 +470,13 @@ private:
                 std::all_of(g.strides.begin(), g.strides.end(), [](int64_t v) { return v == 1; }) &&
                 std::all_of(g.padBegin.begin(), g.padBegin.end(), [](int64_t v) { return v == 0; }) &&
                 std::all_of(g.padEnd.begin(), g.padEnd.end(), [](int64_t v) { return v == 0; });
-            const tag ioTag = pointwise ? onednn::plainTag(static_cast<int>(xShape.size())) : tag::any;
+            // Channels-last activations (kept so by the graph plan): NHWC in and out, which
+            // oneDNN's brgconv (also 1x1) and brdgmm depthwise kernels run on without reorders.
+            const bool channelsLast =
+                inLayout == ActivationLayout::ChannelsLast || outLayout == ActivationLayout::ChannelsLast;
+            const tag ioTag = channelsLast ? tag::acdb
+                              : pointwise  ? onednn::plainTag(static_cast<int>(xShape.size()))
+                                           : tag::any;
             const dnnl::memory::desc srcMd(onednn::toDims(xShape), f32, ioTag);
             const dnnl::memory::desc dstMd(onednn::toDims(g.outShape()), f32, ioTag);
             const dnnl::memory::desc wMd(onednn::toDims(onednnWeightDims(g, m_transposed)), f32, tag::any);
@@ -450,9 +495,9 @@ private:
                 p.src = pd.src_desc();
                 p.weights = pd.weights_desc();
                 p.dst = pd.dst_desc();
-                if (p.src != onednn::plainDesc(xShape, DType::F32))
+                if (p.src != activationDesc(xShape, inLayout))
                     p.srcScratch = dnnl::memory(p.src, onednn::engine());
-                if (p.dst != onednn::plainDesc(g.outShape(), DType::F32))
+                if (p.dst != activationDesc(g.outShape(), outLayout))
                     p.dstScratch = dnnl::memory(p.dst, onednn::engine());
             };
             if (m_transposed) {
@@ -488,12 +533,12 @@ private:
     }
 
     void runFast(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* z,
-                 Tensor& y) {
-        auto entry = primitive(g, b != nullptr, z != nullptr, x.shape());
+                 Tensor& y, ActivationLayout inLayout, ActivationLayout outLayout) {
+        auto entry = primitive(g, b != nullptr, z != nullptr, x.shape(), inLayout, outLayout);
         auto& s = onednn::stream();
         dnnl::memory wts = weightsFor(*entry, g, w);
-        dnnl::memory userSrc = onednn::wrap(onednn::plainDesc(x.shape(), DType::F32), x.raw());
-        dnnl::memory userDst = onednn::wrap(onednn::plainDesc(y.shape(), DType::F32), y.raw());
+        dnnl::memory userSrc = onednn::wrap(activationDesc(x.shape(), inLayout), x.raw());
+        dnnl::memory userDst = onednn::wrap(activationDesc(y.shape(), outLayout), y.raw());
         dnnl::memory src = userSrc, dst = userDst;
         if (entry->srcScratch) {
             src = entry->srcScratch;
@@ -502,7 +547,7 @@ private:
         if (entry->dstScratch) dst = entry->dstScratch;
         if (z) {
             // The sum post-op accumulates into dst: seed it with Z.
-            dnnl::memory userZ = onednn::wrap(onednn::plainDesc(z->shape(), DType::F32), z->raw());
+            dnnl::memory userZ = onednn::wrap(activationDesc(z->shape(), outLayout), z->raw());
             dnnl::reorder(userZ, dst).execute(s, userZ, dst);
         }
         std::unordered_map<int, dnnl::memory> args{

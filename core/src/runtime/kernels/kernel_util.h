@@ -84,4 +84,21 @@ template <typename F> decltype(auto) dispatchFloat(DType dt, F&& f) {
 /// Copies a tensor's bytes into a freshly allocated output (for Identity-like ops that must not alias).
 void copyTensorInto(const Tensor& src, Tensor& dst);
 
+/// Physical layout of a 4-D activation. The logical shape stays [N, C, H, W] either way;
+/// ChannelsLast stores the bytes in NHWC order (oneDNN's acdb), the layout its fp32
+/// convolutions run in on this CPU.
+enum class ActivationLayout : uint8_t { Plain, ChannelsLast };
+
+/// A kernel that can read input 0 and write output 0 channels-last. The graph plan keeps
+/// activations channels-last between consecutive convolutions (and the elementwise ops between
+/// them), so the per-call nchw <-> nhwc reorders around every convolution disappear.
+class ChannelsLastKernel {
+public:
+    virtual ~ChannelsLastKernel() = default;
+    /// True when runWithLayout can be used for these inputs (4-D fp32 input on the fast path).
+    virtual bool supportsChannelsLast(const KernelContext& ctx) const = 0;
+    /// Runs with input 0 (and a same-shaped sum input, if any) in `in`/`out` layouts and output 0 in `out`.
+    virtual void runWithLayout(KernelContext& ctx, ActivationLayout in, ActivationLayout out) = 0;
+};
+
 } // namespace opstudio::rt

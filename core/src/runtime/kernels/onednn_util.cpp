@@ -1,5 +1,7 @@
 #include "runtime/kernels/onednn_util.h"
 
+#include "opstudio/runtime/graph_plan.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -74,6 +76,25 @@ dnnl::memory reorderedTo(const dnnl::memory& user, const dnnl::memory::desc& wan
     if (user.get_desc() == wanted) return user;
     dnnl::memory out(wanted, engine());
     dnnl::reorder(user, out).execute(stream(), const_cast<dnnl::memory&>(user), out);
+    stream().wait();
+    return out;
+}
+
+Tensor convertLayout(const Tensor& t, ActivationLayout from, ActivationLayout to, TensorPool* pool) {
+    if (from == to) return t;
+    if (t.rank() != 4)
+        throw Error("layout conversion needs a 4-D tensor, got " + ir::shapeToString(t.shape()));
+    Tensor out =
+        pool ? Tensor::view(t.dtype(), t.shape(), pool->acquire(t.byteSize())) : Tensor(t.dtype(), t.shape());
+    if (t.numel() == 0) return out;
+    using tag = dnnl::memory::format_tag;
+    const auto dims = toDims(t.shape());
+    const auto dt = dataType(t.dtype());
+    auto desc = [&](ActivationLayout l) {
+        return dnnl::memory::desc(dims, dt, l == ActivationLayout::ChannelsLast ? tag::acdb : tag::abcd);
+    };
+    dnnl::memory src = wrap(desc(from), t.raw()), dst = wrap(desc(to), out.raw());
+    dnnl::reorder(src, dst).execute(stream(), src, dst);
     stream().wait();
     return out;
 }
@@ -244,7 +265,7 @@ void narrow(const Tensor& wide, Tensor& out) {
             dst[i] = ir::floatToBfloat16(src[i]);
 }
 
-class HalfAsFloatKernel final : public Kernel {
+class HalfAsFloatKernel final : public Kernel, public ChannelsLastKernel {
 public:
     HalfAsFloatKernel(const KernelInit& init, const KernelFactory& inner)
         : m_constHalf(init.constInputs.size()), m_constWide(init.constInputs.size()) {
@@ -264,6 +285,18 @@ public:
     }
 
     std::string_view path() const override { return m_inner->path(); }
+
+    // Channels-last runs only ever carry fp32 activations: forward them to the inner kernel.
+    bool supportsChannelsLast(const KernelContext& ctx) const override {
+        auto* inner = dynamic_cast<ChannelsLastKernel*>(m_inner.get());
+        if (!inner) return false;
+        for (size_t i = 0; i < ctx.inputCount(); ++i)
+            if (ctx.hasInput(i) && isHalf(ctx.input(i).dtype())) return false;
+        return inner->supportsChannelsLast(ctx);
+    }
+    void runWithLayout(KernelContext& ctx, ActivationLayout in, ActivationLayout out) override {
+        dynamic_cast<ChannelsLastKernel&>(*m_inner).runWithLayout(ctx, in, out);
+    }
 
     void run(KernelContext& ctx) override {
         DType half = DType::Undefined;

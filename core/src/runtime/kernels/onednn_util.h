@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace opstudio::rt {
+class TensorPool;
+}
+
 namespace opstudio::rt::onednn {
 
 /// The process-wide CPU engine (oneDNN engines are expensive to create and thread-safe to share).
@@ -34,6 +38,10 @@ dnnl::memory wrap(const dnnl::memory::desc& desc, const void* data);
 
 /// Returns `user` when it already has layout `wanted`, otherwise a new memory holding a reordered copy.
 dnnl::memory reorderedTo(const dnnl::memory& user, const dnnl::memory::desc& wanted);
+
+/// A 4-D tensor converted from layout `from` to `to` (the same tensor when they agree): an
+/// nchw <-> nhwc oneDNN reorder into pooled memory (`pool` may be null: plain allocation).
+Tensor convertLayout(const Tensor& t, ActivationLayout from, ActivationLayout to, TensorPool* pool = nullptr);
 
 /// Weights packed once into a primitive's preferred (blocked) layout. Different input shapes
 /// usually pick the same layout, so the packed copy is reused; when a primitive wants another

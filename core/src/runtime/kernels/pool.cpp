@@ -523,6 +523,46 @@ void runGlobalPool(KernelContext& ctx, GlobalKind kind) {
     if (half) narrowHalf(y, ctx.allocate(0, input.dtype(), outShape));
 }
 
+/// GlobalAveragePool / GlobalMaxPool that also read channels-last fp32 [N, C, H, W] (NHWC bytes):
+/// out[n, c] = mean or max over the H*W rows of C contiguous values, so the graph plan need not
+/// convert EfficientNet's squeeze-excitation inputs back to nchw. The [N, C, 1, 1] result has the
+/// same bytes in both layouts.
+class GlobalPoolKernel final : public Kernel, public ChannelsLastKernel {
+public:
+    explicit GlobalPoolKernel(GlobalKind kind) : m_kind(kind) {}
+    std::string_view path() const override { return "eigen"; }
+    void run(KernelContext& ctx) override { runGlobalPool(ctx, m_kind); }
+    bool supportsChannelsLast(const KernelContext& ctx) const override {
+        const Tensor& x = ctx.input(0);
+        return x.dtype() == DType::F32 && x.rank() == 4 && x.dim(2) * x.dim(3) > 0;
+    }
+    void runWithLayout(KernelContext& ctx, ActivationLayout in, ActivationLayout out) override {
+        (void)out; // [N, C, 1, 1]: both layouts are the same bytes
+        if (in == ActivationLayout::Plain) return run(ctx);
+        const Tensor& x = ctx.input(0);
+        const int64_t N = x.dim(0), C = x.dim(1), plane = x.dim(2) * x.dim(3);
+        Tensor& y = ctx.allocate(0, DType::F32, {N, C, 1, 1});
+        using Row = Eigen::Map<const Eigen::ArrayXf>;
+        for (int64_t n = 0; n < N; ++n) {
+            const float* xn = x.data<float>() + n * plane * C;
+            Eigen::Map<Eigen::ArrayXf> acc(y.data<float>() + n * C, C);
+            acc = Row(xn, C);
+            for (int64_t p = 1; p < plane; ++p) {
+                if (m_kind == GlobalKind::Max) acc = acc.max(Row(xn + p * C, C));
+                else acc += Row(xn + p * C, C);
+            }
+            if (m_kind == GlobalKind::Average) acc *= 1.f / static_cast<float>(plane);
+        }
+    }
+
+private:
+    GlobalKind m_kind;
+};
+
+KernelFactory globalPoolFactory(GlobalKind kind) {
+    return [kind](const KernelInit&) -> std::unique_ptr<Kernel> { return std::make_unique<GlobalPoolKernel>(kind); };
+}
+
 // ---- MaxUnpool --------------------------------------------------------------------------------
 
 void runMaxUnpool(KernelContext& ctx) {
@@ -583,10 +623,8 @@ void registerPoolKernels(KernelRegistry& r) {
           fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Average, false); }));
     r.add({"LpPool", 1, kLatestOpset, ""}, fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Lp, true); }, "eigen"),
           fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Lp, false); }));
-    r.add({"GlobalAveragePool", 1, kLatestOpset, ""},
-          fn([](KernelContext& ctx) { runGlobalPool(ctx, GlobalKind::Average); }, "eigen"));
-    r.add({"GlobalMaxPool", 1, kLatestOpset, ""},
-          fn([](KernelContext& ctx) { runGlobalPool(ctx, GlobalKind::Max); }, "eigen"));
+    r.add({"GlobalAveragePool", 1, kLatestOpset, ""}, globalPoolFactory(GlobalKind::Average));
+    r.add({"GlobalMaxPool", 1, kLatestOpset, ""}, globalPoolFactory(GlobalKind::Max));
     r.add({"GlobalLpPool", 1, kLatestOpset, ""}, fn([](KernelContext& ctx) { runGlobalPool(ctx, GlobalKind::Lp); }, "eigen"));
     r.add({"MaxUnpool", 9, kLatestOpset, ""}, fn([](KernelContext& ctx) { runMaxUnpool(ctx); }));
 }
