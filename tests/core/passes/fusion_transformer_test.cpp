@@ -11,7 +11,6 @@ using ir::DType;
 
 namespace {
 
-ir::Tensor f32(std::vector<int64_t> shape, std::vector<float> v) { return ir::Tensor::fromVector<float>(shape, v); }
 ir::Tensor i64(std::vector<int64_t> v) { return ir::Tensor::fromVector<int64_t>({static_cast<int64_t>(v.size())}, v); }
 
 /// Decomposed LayerNorm over the last axis of "x" [2, 5, 8] -> "y".
@@ -373,7 +372,11 @@ TEST(AttentionKernel, FastMatchesReferenceOnOddShapes) {
             for (int64_t i = 0; i < b * s; ++i) mask.data<int32_t>()[i] = (i % 4 == 1 && s > 1) ? 0 : 1;
             inputs.push_back(mask);
             for (int causal : {0, 1}) {
-                NodeSpec spec{"Attention", "com.microsoft", 1, {attrInt("num_heads", heads), attrInt("unidirectional", causal)}};
+                NodeSpec spec;
+                spec.opType = "Attention";
+                spec.domain = "com.microsoft";
+                spec.opset = 1;
+                spec.attributes = {attrInt("num_heads", heads), attrInt("unidirectional", causal)};
                 spec.constantInputs = {false, true, true, false};
                 const auto fast = runNode(spec, inputs, false);
                 const auto ref = runNode(spec, inputs, true);
@@ -383,3 +386,4 @@ TEST(AttentionKernel, FastMatchesReferenceOnOddShapes) {
         }
     }
 }
+
