@@ -8,8 +8,8 @@
 namespace opstudio::ui {
 
 double Experiment::latencyMs() const {
+    if (compare && compare->bMs > 0) return compare->bMs;
     if (profile) return profile->total.median;
-    if (compare) return isBaseline() ? compare->aMs : compare->bMs;
     return -1;
 }
 

@@ -27,10 +27,13 @@ struct Experiment {
     std::vector<passes::PassReport> reports;
     std::shared_ptr<const profile::Profile> profile;
     std::optional<compare::CompareResult> compare; // against the baseline
+    /// The baseline profiled with the same settings, when the run had to do it (no baseline profile yet).
+    std::shared_ptr<const profile::Profile> baselineProfile;
     QDateTime created;
 
     bool isBaseline() const { return id == 0; }
-    /// Median latency in ms: the profile's total, else the comparison's, else -1.
+    /// Median latency in ms: the comparison's (measured back to back with the baseline, like the
+    /// speedup), else the profile's total, else -1.
     double latencyMs() const;
     /// Baseline latency / this latency (from the comparison when there is one); 0 when unknown.
     double speedup() const;

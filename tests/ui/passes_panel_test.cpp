@@ -244,6 +244,9 @@ TEST(PassesPanel, RunProducesAnExperiment) {
     EXPECT_GT(e->speedup(), 0);
     EXPECT_EQ(e->reports.size(), e->pipeline.steps.size());
     EXPECT_EQ(experiments.currentId(), 1);
+    // The baseline had no profile: the run profiled it with the same settings.
+    EXPECT_TRUE(e->baselineProfile);
+    EXPECT_TRUE(experiments.store()->baseline()->profile);
     EXPECT_GT(experiments.reportModel()->rowCount(), 0);
     EXPECT_EQ(panel.progressBar()->value(), 100);
     EXPECT_TRUE(panel.runButton()->isEnabled());
@@ -253,6 +256,7 @@ TEST(PassesPanel, RunProducesAnExperiment) {
     QString error;
     EXPECT_TRUE(experiments.exportExperiment(1, dir.filePath("opt.onnx"), &error)) << error.toStdString();
     EXPECT_TRUE(onnxio::loadModel(dir.filePath("opt.onnx").toStdString()).ok());
+    EXPECT_FALSE(experiments.exportExperiment(1, QString::fromStdString(model->sourcePath), &error));
 }
 
 TEST(PassesPanel, CancelStopsTheRun) {

@@ -166,6 +166,8 @@ void ExperimentsPanel::setBaselineProfile(std::shared_ptr<const profile::Profile
 
 int ExperimentsPanel::addExperiment(std::shared_ptr<Experiment> experiment) {
     if (!experiment) return -1;
+    if (const auto base = m_store->baseline(); base && !base->profile && experiment->baselineProfile)
+        m_store->setBaselineProfile(experiment->baselineProfile);
     const int id = m_store->add(std::move(*experiment));
     setCurrentId(id);
     return id;

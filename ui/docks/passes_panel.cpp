@@ -154,6 +154,7 @@ PassesPanel::PassesPanel(const passes::PassRegistry& registry, QWidget* parent)
         m_stage->setText(
             tr("Done: %1 → %2 nodes").arg(m_model ? m_model->graph->nodeCount() : 0).arg(e->nodeCount()));
         e->name = m_runName;
+        if (!m_profile && e->baselineProfile) m_profile = e->baselineProfile; // later runs reuse it
         Q_EMIT experimentFinished(std::move(e));
     });
     connect(m_job, &OptimizeJob::failed, this, [this](const QString& message) {
@@ -570,8 +571,10 @@ void PassesPanel::showParamsOf(QTreeWidgetItem* item) {
     m_paramTitle->setText(tr("Parameters — %1").arg(pass));
 }
 
-void PassesPanel::setModel(std::shared_ptr<const ir::Model> model) {
+void PassesPanel::setModel(std::shared_ptr<const ir::Model> model,
+                           std::shared_ptr<const profile::Profile> profile) {
     m_model = std::move(model);
+    m_profile = std::move(profile);
     updateState();
 }
 
@@ -619,7 +622,7 @@ bool PassesPanel::run() {
     const int preset = m_preset->currentIndex();
     m_runName = preset >= 0 && preset < m_preset->count() - 1 ? m_preset->itemText(preset) : tr("Custom");
     m_stage->setToolTip({});
-    if (!m_job->start(m_model, p, m_options)) return false;
+    if (!m_job->start(m_model, m_profile, p, m_options)) return false;
     setBusy(true);
     m_stage->setText(tr("Starting…"));
     Q_EMIT runStarted();

@@ -30,8 +30,14 @@ public:
     explicit PassesPanel(const passes::PassRegistry& registry, QWidget* parent = nullptr);
     ~PassesPanel() override;
 
-    /// The model experiments start from (null disables Run).
-    void setModel(std::shared_ptr<const ir::Model> model);
+    /// The model experiments start from (null disables Run) and its profile (null: each run profiles
+    /// the baseline too, with the same settings, and hands it over in Experiment::baselineProfile).
+    void setModel(std::shared_ptr<const ir::Model> model,
+                  std::shared_ptr<const profile::Profile> profile = nullptr);
+    /// The baseline was profiled (again).
+    void setBaselineProfile(std::shared_ptr<const profile::Profile> profile) {
+        m_profile = std::move(profile);
+    }
     std::shared_ptr<const ir::Model> model() const { return m_model; }
     /// Settings used to profile optimized models (use the baseline's, so the numbers compare).
     void setProfileSettings(const ProfileSettings& settings);
@@ -91,6 +97,7 @@ private:
 
     const passes::PassRegistry& m_registry;
     std::shared_ptr<const ir::Model> m_model;
+    std::shared_ptr<const profile::Profile> m_profile;
     OptimizeJob::Options m_options;
     OptimizeJob* m_job;
     QHash<QString, QTreeWidgetItem*> m_items;                // pass name -> item

@@ -81,8 +81,9 @@ void OptimizeJob::cancel() {
     if (m_state) m_state->cancel = true;
 }
 
-bool OptimizeJob::start(std::shared_ptr<const ir::Model> baseline, const passes::Pipeline& pipeline,
-                        const Options& options) {
+bool OptimizeJob::start(std::shared_ptr<const ir::Model> baseline,
+                        std::shared_ptr<const profile::Profile> baselineProfile,
+                        const passes::Pipeline& pipeline, const Options& options) {
     if (m_running || !baseline) return false;
     auto state = std::make_shared<State>();
     state->passCount = std::max<int>(1, static_cast<int>(pipeline.steps.size()));
@@ -92,7 +93,8 @@ bool OptimizeJob::start(std::shared_ptr<const ir::Model> baseline, const passes:
     m_lastStage.clear();
     m_poll.start();
     Q_EMIT progress(0);
-    m_watcher.setFuture(QtConcurrent::run([baseline, pipeline, options, state]() {
+    const bool profileBaseline = baselineProfile == nullptr;
+    m_watcher.setFuture(QtConcurrent::run([baseline, profileBaseline, pipeline, options, state]() {
         OptimizeOutcome out;
         auto setStage = [&](const QString& s) {
             std::lock_guard lock(state->mutex);
@@ -128,48 +130,58 @@ bool OptimizeJob::start(std::shared_ptr<const ir::Model> baseline, const passes:
                 return out;
             }
             exp->reports = std::move(reports).value();
-            model->sourcePath.clear(); // not the loaded file any more: saveModel may write anywhere
+            // sourcePath stays: saveModel refuses to write the optimized model over the loaded file.
             exp->model = model;
 
-            // 2. Profile the optimized model with the baseline's settings.
+            // 2. Profile the optimized model (and the baseline when it has no profile yet) with the
+            //    baseline's settings, so the per-op and per-node views compare like with like.
             state->phase = 1;
+            const int64_t nodes =
+                std::max<int64_t>(1, static_cast<int64_t>(model->graph->totalNodeCount())) +
+                (profileBaseline ? static_cast<int64_t>(baseline->graph->totalNodeCount()) : 0);
+            state->expectedClockCalls =
+                (2 * nodes + 4) * (std::max(1, options.profile.warmup) + options.profile.runs);
+            auto profileOne = [&](std::shared_ptr<const ir::Model> m) -> std::shared_ptr<profile::Profile> {
+                rt::SessionOptions so;
+                so.threads = options.profile.threads;
+                so.dims = options.profile.dims;
+                auto session = rt::Session::create(m, so);
+                if (!session.ok()) throw Error(session.error().describe());
+                rt::Session& s = *session.value();
+                const auto feeds = rt::randomFeeds(s, /*seed=*/1);
+                profile::ProfileOptions po;
+                po.runs = options.profile.runs;
+                po.warmup = options.profile.warmup;
+                po.recordTrace = false;
+                if (options.profile.roofline) po.machine = profile::machineCeilings();
+                auto base = profile::steadyClock();
+                po.clock = [base, state]() -> int64_t {
+                    if (state->cancel.load(std::memory_order_relaxed)) throw Error("cancelled");
+                    state->clockCalls.fetch_add(1, std::memory_order_relaxed);
+                    return base();
+                };
+                auto prof = profile::Profiler(s, po).run(feeds);
+                if (!prof.ok()) throw Error(prof.error().describe());
+                auto p = std::make_shared<profile::Profile>(std::move(prof).value());
+                p->model = baseline->sourcePath;
+                return p;
+            };
             setStage(tr("Profiling optimized model"));
-            rt::SessionOptions so;
-            so.threads = options.profile.threads;
-            so.dims = options.profile.dims;
-            auto session = rt::Session::create(model, so);
-            if (!session.ok()) {
-                out.error = tr("optimized model does not run: %1")
-                                .arg(QString::fromStdString(session.error().describe()));
+            try {
+                exp->profile = profileOne(model);
+            } catch (const Error& e) {
+                if (isCancelled()) throw;
+                out.error = tr("optimized model does not run: %1").arg(QString::fromStdString(e.describe()));
                 return out;
             }
-            rt::Session& s = *session.value();
-            const auto feeds = rt::randomFeeds(s, /*seed=*/1);
-            profile::ProfileOptions po;
-            po.runs = options.profile.runs;
-            po.warmup = options.profile.warmup;
-            po.recordTrace = false;
-            if (options.profile.roofline) po.machine = profile::machineCeilings();
-            const int64_t nodes = std::max<int64_t>(1, static_cast<int64_t>(model->graph->totalNodeCount()));
-            state->expectedClockCalls = (2 * nodes + 2) * (std::max(1, po.warmup) + po.runs);
-            auto base = profile::steadyClock();
-            po.clock = [base, state]() -> int64_t {
-                if (state->cancel.load(std::memory_order_relaxed)) throw Error("cancelled");
-                state->clockCalls.fetch_add(1, std::memory_order_relaxed);
-                return base();
-            };
-            auto prof = profile::Profiler(s, po).run(feeds);
+            if (profileBaseline) {
+                setStage(tr("Profiling baseline"));
+                exp->baselineProfile = profileOne(baseline);
+            }
             if (isCancelled()) {
                 out.cancelled = true;
                 return out;
             }
-            if (!prof.ok()) {
-                out.error = QString::fromStdString(prof.error().describe());
-                return out;
-            }
-            auto p = std::make_shared<profile::Profile>(std::move(prof).value());
-            p->model = baseline->sourcePath;
-            exp->profile = p;
 
             // 3. Compare with the baseline on the same seeded inputs.
             state->phase = 2;

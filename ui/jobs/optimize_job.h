@@ -35,7 +35,9 @@ public:
     explicit OptimizeJob(QObject* parent = nullptr);
     ~OptimizeJob() override;
     /// Starts unless a run is in progress (returns false then).
-    bool start(std::shared_ptr<const ir::Model> baseline, const passes::Pipeline& pipeline,
+    /// `baselineProfile` may be null: the baseline is then profiled too (Experiment::baselineProfile).
+    bool start(std::shared_ptr<const ir::Model> baseline,
+               std::shared_ptr<const profile::Profile> baselineProfile, const passes::Pipeline& pipeline,
                const Options& options);
     void cancel();
     bool isRunning() const { return m_running; }

@@ -13,7 +13,7 @@ ExperimentModel::ExperimentModel(ExperimentStore* store, QObject* parent)
     connect(store, &ExperimentStore::aboutToAdd, this, [this](int row) { beginInsertRows({}, row, row); });
     connect(store, &ExperimentStore::added, this, [this](int) {
         endInsertRows();
-        // An unprofiled baseline shows the latency the newest comparison measured.
+        // The baseline shows the latency the newest comparison measured.
         Q_EMIT dataChanged(index(0, Latency), index(0, Latency));
     });
     connect(store, &ExperimentStore::aboutToRemove, this, [this](int row) { beginRemoveRows({}, row, row); });
@@ -41,10 +41,14 @@ QVariant ExperimentModel::data(const QModelIndex& index, int role) const {
     if (!e) return {};
     const int col = index.column();
     double latency = e->latencyMs();
-    if (latency < 0 && e->isBaseline()) {
-        // Not profiled: the latest comparison measured the baseline too.
-        for (int r = m_store->count() - 1; r > 0 && latency < 0; --r)
-            if (const auto x = m_store->at(r); x && x->compare) latency = x->compare->aMs;
+    if (e->isBaseline()) {
+        // The newest comparison measured the baseline back to back with its experiment, without the
+        // profiler attached: that is the number the experiments' latencies and speedups compare with.
+        for (int r = m_store->count() - 1; r > 0; --r)
+            if (const auto x = m_store->at(r); x && x->compare && x->compare->aMs > 0) {
+                latency = x->compare->aMs;
+                break;
+            }
     }
     const double speedup = e->speedup();
     const double err = e->maxAbsError();
