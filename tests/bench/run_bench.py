@@ -17,8 +17,8 @@ ORT = os.path.join(ROOT, "tests", "interop", "ort_run.js")
 MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "squeezenet1_1", "gpt_decoder_bench", "bert_encoder_bench"]
 
 
-def run_json(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -44,8 +44,14 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--markdown")
     ap.add_argument("--bench", default=BENCH, help="opstudio-bench binary (default: build/tests/bench/opstudio-bench)")
+    ap.add_argument("--baseline-env", help="NAME=VALUE: also time OpStudio with this environment variable set "
+                    "(e.g. OPSTUDIO_CHANNELS_LAST=0), interleaved in the same rounds, as a before/after column")
     args = ap.parse_args()
     bench = args.bench
+    base_env = None
+    if args.baseline_env:
+        k, v = args.baseline_env.split("=", 1)
+        base_env = dict(os.environ, **{k: v})
 
     if not os.path.isdir(args.models):
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "bench", "make_bench_models.py"), args.models],
@@ -59,28 +65,40 @@ def main():
         inputs = tempfile.mkdtemp(prefix="opstudio-bench-")
         subprocess.run([bench, model, "--write-inputs", inputs, "--seed", "1"], check=True)
         for threads in args.threads:
-            ours, theirs = [], []
+            ours, theirs, base = [], [], []
             per_round = max(1, args.runs // args.rounds)
             for _ in range(args.rounds):
-                ours.append(run_json([bench, model, "--inputs", inputs, "--threads", str(threads),
-                                      "--runs", str(per_round), "--warmup", str(args.warmup)])["median_ms"])
+                ours_cmd = [bench, model, "--inputs", inputs, "--threads", str(threads),
+                            "--runs", str(per_round), "--warmup", str(args.warmup)]
+                if base_env:
+                    base.append(run_json(ours_cmd, base_env)["median_ms"])
+                ours.append(run_json(ours_cmd)["median_ms"])
                 theirs.append(run_json(["node", ORT, "bench", model, inputs, "--threads", str(threads),
                                         "--opt", args.ort_opt, "--runs", str(per_round),
                                         "--warmup", str(args.warmup)])["median_ms"])
             a, b = sorted(ours)[len(ours) // 2], sorted(theirs)[len(theirs) // 2]
-            rows.append((name, threads, a, b, a / b))
-            print(f"{name:22s} threads={threads}  opstudio {a:9.3f} ms   ort {b:9.3f} ms   ratio {a / b:5.2f}", flush=True)
+            c = sorted(base)[len(base) // 2] if base else None
+            rows.append((name, threads, a, b, a / b, c))
+            extra = f"   baseline {c:9.3f} ms ({c / b:5.2f})" if c else ""
+            print(f"{name:22s} threads={threads}  opstudio {a:9.3f} ms   ort {b:9.3f} ms   ratio {a / b:5.2f}{extra}",
+                  flush=True)
 
     lines = [f"Date: {datetime.date.today()}  CPU: {cpu_name()}  ORT graph optimization: {args.ort_opt}",
              f"Median of {args.rounds} interleaved rounds x {max(1, args.runs // args.rounds)} runs after {args.warmup} warm-up runs.", "",
-             "| model | threads | OpStudio ms | ONNX Runtime ms | OpStudio / ORT |", "|---|---|---|---|---|"]
-    for name, t, a, b, r in rows:
-        lines.append(f"| {name} | {t} | {a:.3f} | {b:.3f} | {r:.2f} |")
+             "| model | threads | OpStudio ms | ONNX Runtime ms | OpStudio / ORT |"
+             + (f" baseline ({args.baseline_env}) ms | baseline / ORT |" if base_env else ""),
+             "|---|---|---|---|---|" + ("---|---|" if base_env else "")]
+    for name, t, a, b, r, c in rows:
+        lines.append(f"| {name} | {t} | {a:.3f} | {b:.3f} | {r:.2f} |" + (f" {c:.3f} | {c / b:.2f} |" if c else ""))
     for t in args.threads:
-        ratios = [r for (_, tt, _, _, r) in rows if tt == t]
+        ratios = [r for (_, tt, _, _, r, _) in rows if tt == t]
         if ratios:
             g = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-            lines.append(f"| **geomean** | {t} | | | **{g:.2f}** |")
+            gb = ""
+            if base_env:
+                bs = [c / b for (_, tt, _, b, _, c) in rows if tt == t]
+                gb = f" | **{math.exp(sum(math.log(x) for x in bs) / len(bs)):.2f}** |"
+            lines.append(f"| **geomean** | {t} | | | **{g:.2f}** |" + gb)
     text = "\n".join(lines)
     print(text)
     if args.markdown:

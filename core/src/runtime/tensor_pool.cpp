@@ -44,8 +44,11 @@ std::shared_ptr<ir::Buffer> TensorPool::acquire(size_t bytes) {
     std::shared_ptr<ir::Buffer> inner;
     {
         std::lock_guard lock(m_state->mutex);
-        // Reuse the smallest cached buffer that fits without wasting more than half of it.
+        // Reuse the smallest cached buffer that fits without wasting more than half of it; among
+        // buffers of that size the one freed last (multimap keeps insertion order within a key),
+        // whose bytes are most likely still in cache.
         auto it = m_state->free.lower_bound(bytes);
+        if (it != m_state->free.end()) it = std::prev(m_state->free.upper_bound(it->first));
         if (it != m_state->free.end() && it->first <= bytes * 2 + 4096) {
             inner = std::move(it->second);
             m_state->cached -= it->first;
