@@ -282,3 +282,20 @@ TEST(PassesPanel, CancelStopsTheRun) {
     EXPECT_EQ(finished.count(), 0);
     EXPECT_TRUE(panel.runButton()->isEnabled());
 }
+
+TEST(PassesPanel, ReplacingTheModelDropsTheRunningExperiment) {
+    uitest::app();
+    auto model = loadCommitted("resnet_bn_stack");
+    ASSERT_TRUE(model);
+    PassesPanel panel;
+    panel.setModel(model);
+    panel.setProfileSettings(quickSettings());
+    panel.setCompareRuns(2);
+    QSignalSpy finished(&panel, &PassesPanel::experimentFinished);
+    ASSERT_TRUE(panel.run());
+    panel.setModel(nullptr); // model closed while the run is in flight
+    ASSERT_TRUE(uitest::waitFor([&] { return !panel.isRunning(); }, 60000));
+    QCoreApplication::processEvents();
+    EXPECT_EQ(finished.count(), 0);
+    EXPECT_FALSE(panel.runButton()->isEnabled());
+}

@@ -292,7 +292,13 @@ void ExperimentsPanel::removeCurrent() {
 
 void ExperimentsPanel::exportDialog() {
     const auto e = m_store->find(currentId());
-    if (!e || e->isBaseline()) return;
+    if (!e || e->isBaseline()) {
+        QMessageBox::information(this, tr("Export Optimized Model"),
+                                 m_store->count() > 1
+                                     ? tr("Select an experiment in the Experiments dock first.")
+                                     : tr("Run an experiment from the Passes dock first."));
+        return;
+    }
     QString suggested = QStringLiteral("optimized.onnx");
     if (const auto base = m_store->baseline(); base && base->model && !base->model->sourcePath.empty()) {
         const QFileInfo fi(QString::fromStdString(base->model->sourcePath));

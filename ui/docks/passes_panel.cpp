@@ -25,6 +25,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace opstudio::ui {
 
@@ -151,6 +152,10 @@ PassesPanel::PassesPanel(const passes::PassRegistry& registry, QWidget* parent)
     });
     connect(m_job, &OptimizeJob::finished, this, [this](std::shared_ptr<Experiment> e) {
         setBusy(false);
+        if (std::exchange(m_discard, false)) {
+            m_stage->setText(tr("Cancelled (model changed)"));
+            return;
+        }
         m_stage->setText(
             tr("Done: %1 → %2 nodes").arg(m_model ? m_model->graph->nodeCount() : 0).arg(e->nodeCount()));
         e->name = m_runName;
@@ -159,12 +164,14 @@ PassesPanel::PassesPanel(const passes::PassRegistry& registry, QWidget* parent)
     });
     connect(m_job, &OptimizeJob::failed, this, [this](const QString& message) {
         setBusy(false);
+        if (std::exchange(m_discard, false)) return;
         m_stage->setText(tr("Failed: %1").arg(message));
         m_stage->setToolTip(message);
         Q_EMIT runFailed(message);
     });
     connect(m_job, &OptimizeJob::cancelled, this, [this] {
         setBusy(false);
+        m_discard = false;
         m_stage->setText(tr("Cancelled"));
         Q_EMIT runCancelled();
     });
@@ -573,6 +580,11 @@ void PassesPanel::showParamsOf(QTreeWidgetItem* item) {
 
 void PassesPanel::setModel(std::shared_ptr<const ir::Model> model,
                            std::shared_ptr<const profile::Profile> profile) {
+    // A run on the previous model is of no use any more: cancel it and drop whatever it returns.
+    if (model != m_model && m_job->isRunning()) {
+        m_discard = true;
+        m_job->cancel();
+    }
     m_model = std::move(model);
     m_profile = std::move(profile);
     updateState();

@@ -105,6 +105,7 @@ private:
     QHash<QString, int> m_pages;                             // pass -> page in m_params
     QString m_runName;
     bool m_syncing = false;
+    bool m_discard = false; // the running job's model was replaced
 
     QComboBox* m_preset;
     QToolButton* m_load;
