@@ -387,3 +387,19 @@ TEST(AttentionKernel, FastMatchesReferenceOnOddShapes) {
     }
 }
 
+
+TEST(QuickGeluKernel, FastMatchesReferenceOnOddShapes) {
+    for (int64_t n : {0, 1, 7, 13, 127, 5000}) {
+        for (float alpha : {1.f, 1.702f}) {
+            NodeSpec spec;
+            spec.opType = "QuickGelu";
+            spec.domain = "com.microsoft";
+            spec.opset = 1;
+            spec.attributes = {attrFloat("alpha", alpha)};
+            const auto x = randomTensor(DType::F32, {n}, 3, -20.0, 20.0);
+            const auto fast = runNode(spec, {x}, false);
+            const auto ref = runNode(spec, {x}, true);
+            EXPECT_TRUE(allClose(fast[0], ref[0], 1e-6, 1e-6)) << n << " " << alpha;
+        }
+    }
+}
