@@ -180,6 +180,10 @@ void pool2dRows(const PoolGeometry& g, const T* x, T* y, bool countIncludePad) {
     parallelFor(
         g.batch * g.channels,
         [&](int64_t b, int64_t e) {
+            // Stride 2 (the CNN downsampling case): each input row is split once into its even and
+            // odd columns, so every tap becomes a contiguous (vectorised) sweep:
+            // x[2 * ow + off] = even[ow + off / 2] (off even) or odd[ow + (off - 1) / 2] (off odd).
+            std::vector<T> even(sw == 2 ? static_cast<size_t>((W + 1) / 2) : 0), odd(sw == 2 ? static_cast<size_t>(W / 2) : 0);
             for (int64_t pl = b; pl < e; ++pl) {
                 const T* xp = x + pl * H * W;
                 T* yp = y + pl * OH * OW;
@@ -189,10 +193,26 @@ void pool2dRows(const PoolGeometry& g, const T* x, T* y, bool countIncludePad) {
                     const TapRange& rh = rows[oh];
                     for (int64_t kh = rh.lo; kh < rh.hi; ++kh) {
                         const T* xr = xp + (rh.start + kh * g.dilation[1]) * W;
+                        if (sw == 2) {
+                            for (int64_t i = 0; i < W / 2; ++i) {
+                                even[i] = xr[2 * i];
+                                odd[i] = xr[2 * i + 1];
+                            }
+                            if (W % 2) even[W / 2] = xr[W - 1];
+                        }
                         for (int64_t kw = 0; kw < K; ++kw) {
                             const int64_t off = kw * dw - g.padBegin[2];
                             const int64_t lo = owLo[kw], hi = owHi[kw];
-                            if (sw == 1) {
+                            if (sw == 2) {
+                                const bool isOdd = (off & 1) != 0;
+                                const T* src = isOdd ? odd.data() : even.data();
+                                const int64_t shift = isOdd ? (off - 1) / 2 : off / 2;
+                                for (int64_t ow = lo; ow < hi; ++ow) {
+                                    const T v = src[ow + shift];
+                                    if constexpr (kMax) yr[ow] = v > yr[ow] ? v : yr[ow];
+                                    else yr[ow] += v;
+                                }
+                            } else if (sw == 1) {
                                 // xr[ow + off] is inside the row for ow in [lo, hi).
                                 for (int64_t ow = lo; ow < hi; ++ow) {
                                     const T v = xr[ow + off];
