@@ -268,6 +268,28 @@ TEST(SiluFusion, FusesXTimesSigmoidIntoQuickGelu) {
     expectOrtMatches(*m, feeds, 1e-5, "silu");
 }
 
+TEST(SiluFusion, SkipsSiluAfterConvUnlessAskedAndSaysWhy) {
+    auto build = [] {
+        return GraphBuilder()
+            .input("x", DType::F32, {1, 2, 5, 5})
+            .initializer("w", randomTensor(DType::F32, {3, 2, 1, 1}, 1))
+            .node("Conv", {"x", "w"}, {"c"})
+            .node("Sigmoid", {"c"}, {"s"})
+            .node("Mul", {"c", "s"}, {"y"})
+            .output("y")
+            .build();
+    };
+    auto m = build();
+    auto reports = applyPass(*m, "fuse-silu");
+    EXPECT_EQ(reports[0].applied, 0);
+    EXPECT_TRUE(hasSkip(reports[0], "channels-last")) << skipsOf(reports[0]);
+    auto m2 = build();
+    const auto feeds = randomModelFeeds(*m2, 3);
+    const auto before = runModel(*m2, feeds);
+    EXPECT_EQ(applyPass(*m2, "fuse-silu:after_conv=true")[0].applied, 1);
+    EXPECT_TRUE(allClose(runModel(*m2, feeds)[0], before[0], 1e-6, 1e-6));
+}
+
 TEST(MatMulFusions, MatMulAddBecomesGemmOnlyFor2D) {
     auto m = GraphBuilder()
                  .input("a", DType::F32, {3, 4})
