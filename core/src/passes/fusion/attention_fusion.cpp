@@ -113,9 +113,10 @@ bool matchAdditiveMask(ir::Graph& g, const std::string& value, AttentionMatch& m
         if ((filter = scalarConst(g, mul->inputs[i]))) subOut = mul->inputs[1 - i];
     ir::Node* sub = prod(g, subOut, "Sub");
     if (!filter || !sub || !isScalar(g, sub->inputs[0], 1.0)) return false;
+    // [B, 1, 1, T]: batch and sequence may be symbolic, the two broadcast dims must be known ones.
     const ir::Value* bv = g.findValue(sub->inputs[1]);
-    const auto bshape = bv ? ir::concreteShape(bv->shape) : std::nullopt;
-    if (!bshape || bshape->size() != 4 || (*bshape)[1] != 1 || (*bshape)[2] != 1) return false;
+    if (!bv || !bv->shape || bv->shape->size() != 4 || (*bv->shape)[1].value != 1 || (*bv->shape)[2].value != 1)
+        return false;
     std::string src = sub->inputs[1];
     for (int steps = 0; steps < 6; ++steps) {
         ir::Node* p = prod(g, src, "Unsqueeze");
