@@ -231,7 +231,7 @@ void GraphPlan::planChannelsLast(const ir::Graph& graph) {
         const int out = step.outputs.empty() ? -1 : step.outputs[0];
         if (step.layoutRole == Step::LayoutRole::Conv) {
             const bool inputChannelsLast = !step.inputs.empty() && step.inputs[0] >= 0 && likelyChannelsLast[step.inputs[0]];
-            step.channelsLastOut = out >= 0 && takesChannelsLast(out) &&
+            step.channelsLastOut = out >= 0 && step.channelsLastKernel->writesChannelsLast() && takesChannelsLast(out) &&
                                    (inputChannelsLast || step.node->opType == "ConvTranspose" || !pointwise(*step.node));
             if (step.channelsLastOut) likelyChannelsLast[out] = true;
         } else if (step.layoutRole == Step::LayoutRole::Elementwise) {

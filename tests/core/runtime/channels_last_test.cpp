@@ -28,7 +28,8 @@ ir::Node makeNode(std::string op, std::vector<std::string> ins, std::vector<std:
 
 /// x[1, C, H, W] -> pw Conv -> Relu -> depthwise Conv -> swish (Sigmoid, Mul) -> squeeze-excitation
 /// (GlobalAveragePool, 1x1 Conv, Sigmoid, Mul) -> pw Conv -> Add(x) -> y; plus a MaxPool reading the
-/// projection output and the Relu output as a second graph output.
+/// projection output, a MaxPool reading the depthwise output (channels-last input) and the Relu
+/// output as graph outputs.
 std::shared_ptr<ir::Model> blockModel(int64_t c, int64_t hw) {
     auto m = std::make_shared<ir::Model>();
     m->setOpset("", 17);
@@ -65,7 +66,10 @@ std::shared_ptr<ir::Model> blockModel(int64_t c, int64_t hw) {
     g.addNode(makeNode(
         "MaxPool", {"project"}, {"dw_pool"},
         {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}), attrInts("pads", {1, 1, 1, 1})}));
-    g.outputs = {"y", "expand_relu", "dw_pool"};
+    g.addNode(makeNode("MaxPool", {"dw"}, {"dw_max"},
+                       {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}),
+                        attrInts("pads", {0, 1, 1, 0}), attrInt("ceil_mode", 1)}));
+    g.outputs = {"y", "expand_relu", "dw_pool", "dw_max"};
     g.rebuildIndex();
     return m;
 }
@@ -101,9 +105,9 @@ TEST(ChannelsLast, BlockMatchesPlainAndReference) {
             const auto ref = runModel(model, /*reference=*/true, /*channelsLast=*/false);
             const auto plain = runModel(model, false, false);
             const auto nhwc = runModel(model, false, true);
-            ASSERT_EQ(ref.size(), 3u);
-            ASSERT_EQ(plain.size(), 3u);
-            ASSERT_EQ(nhwc.size(), 3u);
+            ASSERT_EQ(ref.size(), 4u);
+            ASSERT_EQ(plain.size(), 4u);
+            ASSERT_EQ(nhwc.size(), 4u);
             for (size_t i = 0; i < ref.size(); ++i) {
                 EXPECT_EQ(nhwc[i].tensor.shape(), ref[i].tensor.shape());
                 EXPECT_TRUE(allClose(plain[i].tensor, ref[i].tensor, 1e-4, 1e-4)) << "plain, output " << i;

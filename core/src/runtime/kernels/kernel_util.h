@@ -99,6 +99,9 @@ public:
     virtual bool supportsChannelsLast(const KernelContext& ctx) const = 0;
     /// Runs with input 0 (and a same-shaped sum input, if any) in `in`/`out` layouts and output 0 in `out`.
     virtual void runWithLayout(KernelContext& ctx, ActivationLayout in, ActivationLayout out) = 0;
+    /// False for kernels that read channels-last but always write plain (MaxPool): the plan then
+    /// never asks them for a channels-last output.
+    virtual bool writesChannelsLast() const { return true; }
 };
 
 } // namespace opstudio::rt

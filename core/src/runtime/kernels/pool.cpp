@@ -358,6 +358,59 @@ void runMaxPool(KernelContext& ctx, bool fast) {
     if (half) narrowHalf(y, ctx.allocate(0, input.dtype(), g.outShape));
 }
 
+/// MaxPool that also reads channels-last fp32 input (a CNN stem: Conv -> Relu -> MaxPool keeps the
+/// 64-channel stem output NHWC, saving its nhwc -> nchw reorder, measured 0.8 ms in SqueezeNet).
+/// Each output pixel is a max over taps of C contiguous input values (vectorised over channels),
+/// written to the plain nchw output.
+class MaxPoolKernel final : public Kernel, public ChannelsLastKernel {
+public:
+    std::string_view path() const override { return "eigen"; }
+    void run(KernelContext& ctx) override { runMaxPool(ctx, true); }
+    bool supportsChannelsLast(const KernelContext& ctx) const override {
+        const Tensor& x = ctx.input(0);
+        const bool indices = ctx.outputCount() > 1 && ctx.wantsOutput(1);
+        return !indices && x.dtype() == DType::F32 && x.rank() == 4 && x.numel() > 0;
+    }
+    bool writesChannelsLast() const override { return false; }
+    void runWithLayout(KernelContext& ctx, ActivationLayout in, ActivationLayout out) override {
+        if (in == ActivationLayout::Plain) return run(ctx);
+        if (out != ActivationLayout::Plain) kernelFail(ctx.node(), "MaxPool writes plain layout only");
+        const Tensor& x = ctx.input(0);
+        const PoolGeometry g = poolGeometry(ctx.node(), x.shape(), true);
+        Tensor& y = ctx.allocate(0, DType::F32, g.outShape);
+        const int64_t C = g.channels, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+        const std::vector<TapRange> rows = tapRanges(g, 1), cols = tapRanges(g, 2);
+        const float* xd = x.data<float>();
+        float* yd = y.data<float>();
+        parallelFor(
+            g.batch * OH,
+            [&](int64_t b, int64_t e) {
+                std::vector<float> acc(static_cast<size_t>(C));
+                for (int64_t idx = b; idx < e; ++idx) {
+                    const int64_t n = idx / OH, oh = idx % OH;
+                    const float* xn = xd + n * H * W * C;
+                    float* yn = yd + n * C * OH * OW + oh * OW;
+                    const TapRange& rh = rows[oh];
+                    for (int64_t ow = 0; ow < OW; ++ow) {
+                        std::fill(acc.begin(), acc.end(), maxInit<float>());
+                        const TapRange& rw = cols[ow];
+                        for (int64_t kh = rh.lo; kh < rh.hi; ++kh) {
+                            const int64_t ih = rh.start + kh * g.dilation[1];
+                            for (int64_t kw = rw.lo; kw < rw.hi; ++kw) {
+                                const float* px = xn + (ih * W + rw.start + kw * g.dilation[2]) * C;
+                                for (int64_t c = 0; c < C; ++c)
+                                    acc[c] = px[c] > acc[c] ? px[c] : acc[c];
+                            }
+                        }
+                        for (int64_t c = 0; c < C; ++c)
+                            yn[c * OH * OW + ow] = acc[c];
+                    }
+                }
+            },
+            OW * C * g.kernel[1] * g.kernel[2]);
+    }
+};
+
 // ---- AveragePool / LpPool ---------------------------------------------------------------------
 
 enum class SumPool { Average, Lp };
@@ -636,7 +689,8 @@ void runMaxUnpool(KernelContext& ctx) {
 } // namespace
 
 void registerPoolKernels(KernelRegistry& r) {
-    r.add({"MaxPool", 1, kLatestOpset, ""}, fn([](KernelContext& ctx) { runMaxPool(ctx, true); }, "eigen"),
+    r.add({"MaxPool", 1, kLatestOpset, ""},
+          [](const KernelInit&) -> std::unique_ptr<Kernel> { return std::make_unique<MaxPoolKernel>(); },
           fn([](KernelContext& ctx) { runMaxPool(ctx, false); }));
     r.add({"AveragePool", 1, kLatestOpset, ""},
           fn([](KernelContext& ctx) { runSumPool(ctx, SumPool::Average, true); }, "eigen"),
