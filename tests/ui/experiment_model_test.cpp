@@ -256,3 +256,27 @@ TEST(ExperimentsPanel, AddSelectsAndShowsPassReport) {
     panel.setCurrentId(0);
     EXPECT_EQ(panel.reportModel()->rowCount(), 0);
 }
+
+TEST(ParetoChart, FrontKeepsOnlyUndominatedExperiments) {
+    uitest::app();
+    ParetoChart chart;
+    chart.setPoints({{0, "Baseline", 5.0, 0, true},
+                     {1, "exact", 4.0, 0, false},
+                     {2, "slow and wrong", 4.5, 0.1, false},
+                     {3, "fast", 2.0, 0.01, false},
+                     {4, "fastest", 1.5, 0.5, false}});
+    EXPECT_EQ(chart.front(), (QVector<int>{4, 3, 1}));
+}
+
+TEST(ExperimentsPanel, ParetoFollowsTheStore) {
+    uitest::app();
+    ExperimentsPanel panel;
+    auto base = baselineModel();
+    panel.setBaseline(base, nullptr);
+    panel.addExperiment(fusedExperiment(0));
+    panel.addExperiment(fusedExperiment(0.5));
+    ASSERT_EQ(panel.paretoChart()->points().size(), 3);
+    EXPECT_DOUBLE_EQ(panel.paretoChart()->points()[0].latencyMs, 5.0); // baseline, from the comparison
+    Q_EMIT panel.paretoChart()->experimentActivated(2);
+    EXPECT_EQ(panel.currentId(), 2);
+}

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -230,6 +231,132 @@ void CompareChart::mousePressEvent(QMouseEvent* event) {
         const int i = rowAt(event->pos());
         if (i >= 0) Q_EMIT rowActivated(i);
     }
+}
+
+} // namespace opstudio::ui
+
+namespace opstudio::ui {
+
+ParetoChart::ParetoChart(QWidget* parent) : QCustomPlot(parent) {
+    setBackground(QColor("#ffffff"));
+    const QFont f(QStringLiteral("DejaVu Sans"), 8);
+    for (QCPAxis* a : {xAxis, yAxis}) {
+        a->setTickLabelFont(f);
+        a->setLabelFont(f);
+        a->setBasePen(QPen(QColor("#9aa3ab")));
+        a->grid()->setPen(QPen(QColor("#e3e6e9"), 1));
+    }
+    xAxis->setLabel(tr("latency ms (median)"));
+    yAxis->setLabel(tr("max abs error vs baseline"));
+    yAxis->setScaleType(QCPAxis::stLogarithmic);
+    QSharedPointer<QCPAxisTickerLog> log(new QCPAxisTickerLog);
+    yAxis->setTicker(log);
+    yAxis->setNumberFormat("eb");
+    yAxis->setNumberPrecision(0);
+    m_front = addGraph();
+    m_front->setPen(QPen(QColor("#e8743b"), 1.5, Qt::DashLine));
+    m_front->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssDisc, QColor("#e8743b"), QColor("#e8743b"), 9));
+    m_all = addGraph();
+    m_all->setLineStyle(QCPGraph::lsNone);
+    m_all->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor("#5f6368"), 1.5), Qt::white, 8));
+    m_base = addGraph();
+    m_base->setLineStyle(QCPGraph::lsNone);
+    m_base->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssSquare, QColor("#5f6368"), QColor("#9aa0a6"), 8));
+    setPoints({});
+}
+
+double ParetoChart::yOf(const ParetoPoint& p) const {
+    return std::max(p.maxAbsError, m_floor);
+}
+
+QVector<int> ParetoChart::front() const {
+    QVector<const ParetoPoint*> sorted;
+    for (const auto& p : m_points)
+        if (p.latencyMs > 0 && p.maxAbsError >= 0) sorted << &p;
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+        return a->latencyMs != b->latencyMs ? a->latencyMs < b->latencyMs : a->maxAbsError < b->maxAbsError;
+    });
+    // Walking from fastest to slowest, a point is on the front when it is more accurate than every faster
+    // one.
+    QVector<int> ids;
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto* p : sorted)
+        if (p->maxAbsError < best) {
+            best = p->maxAbsError;
+            ids << p->id;
+        }
+    return ids;
+}
+
+void ParetoChart::setPoints(QVector<ParetoPoint> points) {
+    m_points = std::move(points);
+    clearItems();
+    double minErr = std::numeric_limits<double>::infinity(), maxErr = 0, maxMs = 0,
+           minMs = std::numeric_limits<double>::infinity();
+    for (const auto& p : m_points) {
+        if (p.maxAbsError > 0) minErr = std::min(minErr, p.maxAbsError);
+        maxErr = std::max(maxErr, p.maxAbsError);
+        if (p.latencyMs > 0) {
+            maxMs = std::max(maxMs, p.latencyMs);
+            minMs = std::min(minMs, p.latencyMs);
+        }
+    }
+    // Exact results (error 0) sit on a floor line two decades under the smallest non-zero error.
+    m_floor = std::isfinite(minErr) ? minErr / 100 : 1e-9;
+    m_all->data()->clear();
+    m_base->data()->clear();
+    m_front->data()->clear();
+    const QVector<int> frontIds = front();
+    QVector<double> fx, fy;
+    for (int id : frontIds)
+        for (const auto& p : m_points)
+            if (p.id == id) {
+                fx << p.latencyMs;
+                fy << yOf(p);
+            }
+    m_front->setData(fx, fy, true);
+    const QFont f(QStringLiteral("DejaVu Sans"), 8);
+    for (const auto& p : m_points) {
+        if (p.latencyMs <= 0 || p.maxAbsError < 0) continue;
+        (p.baseline ? m_base : m_all)->addData(p.latencyMs, yOf(p));
+        auto* t = new QCPItemText(this);
+        t->position->setCoords(p.latencyMs, yOf(p));
+        t->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        t->setPadding(QMargins(6, 0, 0, 4));
+        t->setText(p.maxAbsError == 0 && !p.baseline ? p.label + tr(" (exact)") : p.label);
+        t->setFont(f);
+        t->setColor(frontIds.contains(p.id) ? QColor("#b04a1a") : QColor("#3c4043"));
+    }
+    const double span = std::isfinite(minMs) ? std::max(maxMs - minMs, maxMs * 0.1) : 1;
+    xAxis->setRange(std::isfinite(minMs) ? std::max(0.0, minMs - span * 0.15) : 0,
+                    maxMs > 0 ? maxMs + span * 0.35 : 1);
+    yAxis->setRange(m_floor / 3, std::max(maxErr, m_floor * 10) * 5);
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
+int ParetoChart::pointAt(const QPoint& pos) const {
+    int best = -1;
+    double bestD = 12 * 12;
+    for (int i = 0; i < m_points.size(); ++i) {
+        const auto& p = m_points[i];
+        if (p.latencyMs <= 0 || p.maxAbsError < 0) continue;
+        const double dx = xAxis->coordToPixel(p.latencyMs) - pos.x();
+        const double dy = yAxis->coordToPixel(yOf(p)) - pos.y();
+        if (dx * dx + dy * dy < bestD) {
+            bestD = dx * dx + dy * dy;
+            best = i;
+        }
+    }
+    return best;
+}
+
+void ParetoChart::mousePressEvent(QMouseEvent* event) {
+    QCustomPlot::mousePressEvent(event);
+    const int i = pointAt(event->pos());
+    if (event->button() == Qt::LeftButton && i >= 0) Q_EMIT experimentActivated(m_points[i].id);
 }
 
 } // namespace opstudio::ui

@@ -53,3 +53,44 @@ private:
 };
 
 } // namespace opstudio::ui
+
+namespace opstudio::ui {
+
+/// One experiment as a point of the latency / error trade-off.
+struct ParetoPoint {
+    int id = -1;
+    QString label;
+    double latencyMs = 0;
+    double maxAbsError = 0; // 0 for exact results
+    bool baseline = false;
+};
+
+/// Scatter of experiments: latency (x) against max abs error (y, log scale; exact results sit on the
+/// bottom line). Points on the Pareto front (nothing else is both faster and more accurate) are
+/// joined; clicking a point reports its experiment.
+class ParetoChart : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit ParetoChart(QWidget* parent = nullptr);
+    void setPoints(QVector<ParetoPoint> points);
+    const QVector<ParetoPoint>& points() const { return m_points; }
+    /// Ids of the points on the front, by latency.
+    QVector<int> front() const;
+    int pointAt(const QPoint& pos) const;
+
+Q_SIGNALS:
+    void experimentActivated(int id);
+
+protected:
+    void mousePressEvent(QMouseEvent* event) override;
+
+private:
+    double yOf(const ParetoPoint& p) const;
+    QVector<ParetoPoint> m_points;
+    QCPGraph* m_all;
+    QCPGraph* m_front;
+    QCPGraph* m_base;
+    double m_floor = 1e-9;
+};
+
+} // namespace opstudio::ui

@@ -12,6 +12,7 @@
 #include <QMessageBox>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableView>
 #include <QToolButton>
 #include <QTreeView>
@@ -93,12 +94,20 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
     topLayout->addLayout(bar);
     topLayout->addWidget(m_table, 1);
     topLayout->addWidget(m_empty);
-    auto* bottom = new QWidget;
-    auto* bottomLayout = new QVBoxLayout(bottom);
-    bottomLayout->setContentsMargins(0, 4, 0, 0);
+    auto* reportPage = new QWidget;
+    auto* bottomLayout = new QVBoxLayout(reportPage);
+    bottomLayout->setContentsMargins(4, 4, 4, 4);
     bottomLayout->addWidget(m_reportTitle);
     bottomLayout->addWidget(m_reportView, 1);
     bottomLayout->addWidget(m_details);
+    m_pareto = new ParetoChart;
+    m_pareto->setToolTip(tr("Each experiment by latency and error; the dashed line joins the Pareto front "
+                            "(nothing else is both faster and more accurate). Click a point to select it."));
+    m_tabs = new QTabWidget;
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(reportPage, tr("Pass report"));
+    m_tabs->addTab(m_pareto, tr("Latency vs error"));
+    QWidget* bottom = m_tabs;
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
     split->addWidget(bottom);
@@ -119,6 +128,11 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
     });
     connect(m_model, &QAbstractItemModel::rowsInserted, this, &ExperimentsPanel::updateActions);
     connect(m_model, &QAbstractItemModel::rowsRemoved, this, &ExperimentsPanel::updateActions);
+    for (auto sig : {&QAbstractItemModel::rowsInserted, &QAbstractItemModel::rowsRemoved})
+        connect(m_model, sig, this, &ExperimentsPanel::updatePareto);
+    connect(m_model, &QAbstractItemModel::modelReset, this, &ExperimentsPanel::updatePareto);
+    connect(m_model, &QAbstractItemModel::dataChanged, this, &ExperimentsPanel::updatePareto);
+    connect(m_pareto, &ParetoChart::experimentActivated, this, &ExperimentsPanel::setCurrentId);
     connect(m_reportView->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex& idx) {
                 if (!idx.isValid()) {
@@ -226,6 +240,21 @@ void ExperimentsPanel::showReportOf(int id) {
     m_details->setText(skipped > 0 ? tr("Expand a pass to see why candidates were skipped; double-click one "
                                         "to select it in the graph.")
                                    : QString());
+}
+
+void ExperimentsPanel::updatePareto() {
+    QVector<ParetoPoint> points;
+    for (int r = 0; r < m_model->rowCount(); ++r) {
+        ParetoPoint p;
+        p.id = m_model->idAt(r);
+        p.label = m_model->index(r, ExperimentModel::Name).data().toString();
+        p.latencyMs = m_model->index(r, ExperimentModel::Latency).data(ExperimentModel::SortRole).toDouble();
+        p.maxAbsError =
+            m_model->index(r, ExperimentModel::MaxAbsError).data(ExperimentModel::SortRole).toDouble();
+        p.baseline = p.id == 0;
+        points << p;
+    }
+    m_pareto->setPoints(points);
 }
 
 void ExperimentsPanel::updateActions() {

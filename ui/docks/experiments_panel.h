@@ -2,6 +2,7 @@
 // Experiments dock: the experiment history (baseline first) with latency, speedup, error, size and
 // node count; the selected experiment's pass report (what each pass did, and why candidates were
 // skipped); compare, export of the optimized model, and its recipe.
+#include "charts/compare_chart.h"
 #include "experiments.h"
 #include "models/experiment_model.h"
 #include "models/pass_report_model.h"
@@ -10,6 +11,7 @@
 
 class QLabel;
 class QSortFilterProxyModel;
+class QTabWidget;
 class QTableView;
 class QToolButton;
 class QTreeView;
@@ -28,6 +30,8 @@ public:
     PassReportModel* reportModel() const { return m_reports; }
     QTableView* table() const { return m_table; }
     QTreeView* reportView() const { return m_reportView; }
+    ParetoChart* paretoChart() const { return m_pareto; }
+    QTabWidget* detailTabs() const { return m_tabs; }
 
     /// New baseline (model loaded): drops every experiment.
     void setBaseline(std::shared_ptr<const ir::Model> model, std::shared_ptr<const profile::Profile> profile);
@@ -65,6 +69,7 @@ Q_SIGNALS:
 private:
     void showReportOf(int id);
     void updateActions();
+    void updatePareto();
     QList<int> selectedIds() const;
     void reportError(const QString& title, const QString& message);
 
@@ -82,6 +87,8 @@ private:
     QToolButton* m_use;
     QToolButton* m_remove;
     QLabel* m_empty;
+    QTabWidget* m_tabs;
+    ParetoChart* m_pareto;
 };
 
 } // namespace opstudio::ui

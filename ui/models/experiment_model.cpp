@@ -120,6 +120,12 @@ QVariant ExperimentModel::data(const QModelIndex& index, int role) const {
                      QString::fromStdString(e->compare->firstDivergence->opType))
                 .arg(e->compare->firstDivergence->relativeError, 0, 'g', 3);
         if (col == Name) return e->created.toString(Qt::ISODate);
+        if ((col == Speedup || col == Latency) && !e->isBaseline() && e->compare)
+            return tr("Measured back to back on the same inputs: baseline %1 ms → %2 ms.\n"
+                      "The baseline row shows the newest run's baseline time; timings vary with machine "
+                      "load.")
+                .arg(e->compare->aMs, 0, 'f', 3)
+                .arg(e->compare->bMs, 0, 'f', 3);
     }
     return {};
 }
