@@ -1,9 +1,11 @@
 #include "mainwindow.h"
 
 #include "dialogs/profile_settings_dialog.h"
+#include "docks/experiments_panel.h"
 #include "docks/latency_panel.h"
 #include "docks/log_panel.h"
 #include "docks/operators_panel.h"
+#include "docks/passes_panel.h"
 #include "docks/properties_panel.h"
 #include "graph/graph_panel.h"
 #include "graph/graph_scene.h"
@@ -103,6 +105,40 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
             if (n.depth == 0 && QString::fromStdString(n.opType) == opType && (!best || n.time.median > best->time.median)) best = &n;
         if (best) selectNode(best->id);
     });
+    connect(m_passes, &PassesPanel::runStarted, this, [this] {
+        m_log->append(LogPanel::Level::Info, tr("Optimizing: %1").arg(pipelineSummary(m_passes->pipeline())));
+    });
+    connect(m_passes, &PassesPanel::experimentFinished, this, [this](std::shared_ptr<Experiment> experiment) {
+        const int id = m_experiments->addExperiment(std::move(experiment));
+        const auto e = m_experiments->store()->find(id);
+        if (!e) return;
+        int skipped = 0;
+        for (const auto& r : e->reports) skipped += static_cast<int>(r.skipped.size());
+        m_log->append(LogPanel::Level::Info, tr("%1: %2 → %3 nodes, %4 ms (%5× the baseline), max abs error %6, %7 candidate(s) skipped.")
+                                                .arg(e->name)
+                                                .arg(m_model ? m_model->graph->nodeCount() : 0)
+                                                .arg(e->nodeCount())
+                                                .arg(e->latencyMs(), 0, 'f', 3)
+                                                .arg(e->speedup(), 0, 'f', 2)
+                                                .arg(e->maxAbsError(), 0, 'g', 3)
+                                                .arg(skipped));
+        m_experimentsDock->show();
+        m_experimentsDock->raise();
+    });
+    connect(m_passes, &PassesPanel::runFailed, this, [this](const QString& message) {
+        m_log->append(LogPanel::Level::Error, tr("Optimization failed: %1").arg(message));
+    });
+    connect(m_passes, &PassesPanel::runCancelled, this,
+            [this] { m_log->append(LogPanel::Level::Warning, tr("Optimization cancelled.")); });
+    connect(m_experiments, &ExperimentsPanel::nodeSelected, this, &MainWindow::selectNode);
+    connect(m_experiments, &ExperimentsPanel::recipeActivated, this, [this](const passes::Pipeline& pipeline) {
+        m_passes->setPipeline(pipeline);
+        m_passesDock->show();
+        m_passesDock->raise();
+    });
+    connect(m_experiments, &ExperimentsPanel::exported, this, [this](const QString& path) {
+        m_log->append(LogPanel::Level::Info, tr("Exported optimized model to %1.").arg(path));
+    });
     updateActions();
     updateStatus();
     m_log->append(LogPanel::Level::Info, tr("OpStudio %1 ready: %2 operator types described.")
@@ -132,6 +168,10 @@ void MainWindow::buildDocks() {
     m_latencyDock = makeDock(tr("Latency"), "LatencyDock", m_latency);
     m_propertiesDock = makeDock(tr("Properties"), "PropertiesDock", m_properties);
     m_logDock = makeDock(tr("Log"), "LogDock", m_log);
+    m_passes = new PassesPanel(this);
+    m_experiments = new ExperimentsPanel(this);
+    m_passesDock = makeDock(tr("Passes"), "PassesDock", m_passes);
+    m_experimentsDock = makeDock(tr("Experiments"), "ExperimentsDock", m_experiments);
     // Properties takes the full height on the right (room for the weight histogram).
     setCorner(Qt::TopRightCorner, Qt::RightDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
@@ -139,6 +179,10 @@ void MainWindow::buildDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_operatorsDock);
     splitDockWidget(m_operatorsDock, m_latencyDock, Qt::Horizontal);
     tabifyDockWidget(m_operatorsDock, m_logDock);
+    tabifyDockWidget(m_operatorsDock, m_experimentsDock);
+    // Passes share the right-hand column with Properties (tabbed): pick passes, run, read results below.
+    tabifyDockWidget(m_propertiesDock, m_passesDock);
+    m_propertiesDock->raise();
     m_operatorsDock->raise();
     resizeDocks({m_propertiesDock}, {420}, Qt::Horizontal);
     resizeDocks({m_operatorsDock, m_latencyDock}, {700, 480}, Qt::Horizontal);
@@ -155,6 +199,10 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     m_exportAction = file->addAction(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Export…"), this, &MainWindow::exportDialog);
     m_exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
+    file->addAction(tr("Export &Optimized Model…"), m_experiments, &ExperimentsPanel::exportDialog);
+    file->addSeparator();
+    file->addAction(tr("&Load Recipe…"), m_passes, &PassesPanel::loadRecipeDialog);
+    file->addAction(tr("Save Re&cipe…"), m_passes, &PassesPanel::saveRecipeDialog);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -175,13 +223,23 @@ void MainWindow::buildMenus() {
     m_heatmapAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_H));
     connect(m_heatmapAction, &QAction::toggled, this, &MainWindow::setHeatmapVisible);
     m_viewMenu->addSeparator();
-    for (QDockWidget* d : {m_operatorsDock, m_latencyDock, m_propertiesDock, m_logDock}) m_viewMenu->addAction(d->toggleViewAction());
+    for (QDockWidget* d : {m_operatorsDock, m_latencyDock, m_propertiesDock, m_passesDock, m_experimentsDock, m_logDock})
+        m_viewMenu->addAction(d->toggleViewAction());
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     m_profileAction = run->addAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("&Profile…"), this, &MainWindow::profileDialog);
     m_profileAction->setShortcut(QKeySequence(Qt::Key_F5));
     m_cancelAction = run->addAction(style()->standardIcon(QStyle::SP_MediaStop), tr("&Cancel"), this, &MainWindow::cancelJob);
     m_cancelAction->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F5));
+    run->addSeparator();
+    QAction* optimize = run->addAction(tr("&Optimize (Run Passes)"), this, [this] {
+        m_passesDock->show();
+        m_passesDock->raise();
+        m_passes->run();
+    });
+    optimize->setShortcut(QKeySequence(Qt::Key_F6));
+    QAction* compare = run->addAction(tr("Co&mpare Experiments…"), m_experiments, &ExperimentsPanel::compareSelected);
+    compare->setShortcut(QKeySequence(Qt::Key_F7));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About OpStudio"), this, [this] {
@@ -286,6 +344,9 @@ void MainWindow::onLoaded(std::shared_ptr<LoadedModel> result) {
     m_operators->setRows(buildOperatorRows(*m_model->graph, nullptr), false);
     m_latency->setProfile(nullptr);
     m_properties->clear();
+    m_passes->setProfileSettings(m_profileSettings);
+    m_passes->setModel(m_model);
+    m_experiments->setBaseline(m_model, nullptr);
     setWindowFilePath(m_path);
     setWindowTitle(tr("%1 — OpStudio").arg(shortPath(m_path)));
     addRecent(m_path);
@@ -313,6 +374,8 @@ void MainWindow::closeModel() {
     m_operators->setRows({}, false);
     m_latency->setProfile(nullptr);
     m_properties->clear();
+    m_passes->setModel(nullptr);
+    m_experiments->setBaseline(nullptr, nullptr);
     setWindowFilePath(QString());
     setWindowTitle("OpStudio");
     updateStatus();
@@ -456,6 +519,9 @@ void MainWindow::startProfile(const ProfileSettings& settings) {
 void MainWindow::onProfiled(std::shared_ptr<profile::Profile> profile) {
     setIdle();
     m_profile = profile;
+    m_passes->setProfileSettings(m_profileSettings);
+    m_passes->setBaselineProfile(m_profile);
+    m_experiments->setBaselineProfile(m_profile);
     applyHeat();
     m_operators->setRows(buildOperatorRows(*m_model->graph, m_profile.get()), true);
     m_latency->setProfile(m_profile);

@@ -22,6 +22,8 @@ class LatencyPanel;
 class LogPanel;
 class OperatorsPanel;
 class PropertiesPanel;
+class PassesPanel;
+class ExperimentsPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -71,6 +73,8 @@ public:
     LatencyPanel* latencyPanel() const { return m_latency; }
     PropertiesPanel* propertiesPanel() const { return m_properties; }
     LogPanel* logPanel() const { return m_log; }
+    PassesPanel* passesPanel() const { return m_passes; }
+    ExperimentsPanel* experimentsPanel() const { return m_experiments; }
     QString statusText() const;
 
 Q_SIGNALS:
@@ -133,10 +137,14 @@ private:
     LatencyPanel* m_latency;
     PropertiesPanel* m_properties;
     LogPanel* m_log;
+    PassesPanel* m_passes;
+    ExperimentsPanel* m_experiments;
     QDockWidget* m_operatorsDock;
     QDockWidget* m_latencyDock;
     QDockWidget* m_propertiesDock;
     QDockWidget* m_logDock;
+    QDockWidget* m_passesDock;
+    QDockWidget* m_experimentsDock;
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     QAction* m_closeAction = nullptr;
