@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--ort-opt", default="disabled")
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--ours-models", help="folder of models OpStudio runs instead (e.g. optimized with "
+                    "`opstudio-cli optimize --preset all-fusions`); ORT keeps running --models (end-to-end column)")
     ap.add_argument("--markdown")
     ap.add_argument("--bench", default=BENCH, help="opstudio-bench binary (default: build/tests/bench/opstudio-bench)")
     ap.add_argument("--baseline-env", help="NAME=VALUE: also time OpStudio with this environment variable set "
@@ -62,13 +64,14 @@ def main():
         if not os.path.exists(model):
             print(f"skip {name}: {model} missing", file=sys.stderr)
             continue
+        ours_model = os.path.join(args.ours_models, name, "model.onnx") if args.ours_models else model
         inputs = tempfile.mkdtemp(prefix="opstudio-bench-")
         subprocess.run([bench, model, "--write-inputs", inputs, "--seed", "1"], check=True)
         for threads in args.threads:
             ours, theirs, base = [], [], []
             per_round = max(1, args.runs // args.rounds)
             for _ in range(args.rounds):
-                ours_cmd = [bench, model, "--inputs", inputs, "--threads", str(threads),
+                ours_cmd = [bench, ours_model, "--inputs", inputs, "--threads", str(threads),
                             "--runs", str(per_round), "--warmup", str(args.warmup)]
                 if base_env:
                     base.append(run_json(ours_cmd, base_env)["median_ms"])
@@ -83,7 +86,8 @@ def main():
             print(f"{name:22s} threads={threads}  opstudio {a:9.3f} ms   ort {b:9.3f} ms   ratio {a / b:5.2f}{extra}",
                   flush=True)
 
-    lines = [f"Date: {datetime.date.today()}  CPU: {cpu_name()}  ORT graph optimization: {args.ort_opt}",
+    lines = [f"Date: {datetime.date.today()}  CPU: {cpu_name()}  ORT graph optimization: {args.ort_opt}"
+             + (f"  OpStudio models: {args.ours_models}" if args.ours_models else ""),
              f"Median of {args.rounds} interleaved rounds x {max(1, args.runs // args.rounds)} runs after {args.warmup} warm-up runs.", "",
              "| model | threads | OpStudio ms | ONNX Runtime ms | OpStudio / ORT |"
              + (f" baseline ({args.baseline_env}) ms | baseline / ORT |" if base_env else ""),
