@@ -66,6 +66,8 @@ struct Value {
     NodeId producer = kNoNode;        // kNoNode for graph inputs, initializers and outer-scope values
     std::vector<NodeId> consumers;    // one entry per use (a node using a value twice appears twice)
     bool hasType = false;             // dtype/shape came from the model or inference
+    /// Serialized onnx.TypeProto for non-tensor types (sequence, optional, map), kept for export.
+    std::string typeRaw;
 };
 
 /// One operator instance. `inputs`/`outputs` are value names; "" marks an omitted optional input.
