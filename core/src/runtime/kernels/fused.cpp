@@ -11,13 +11,14 @@
 // The reference path does the same per (batch, head) with plain loops.
 //
 // QuickGelu (ORT contrib, what fuse-silu writes with alpha = 1): y = x * sigmoid(alpha * x).
-// Registered after softmax.cpp's Eigen version and so replacing it: at the x86-64-v2 baseline Eigen's
+// Its only kernel (an earlier Eigen version is gone): at the x86-64-v2 baseline Eigen's
 // exp is SSE-only, and x / (1 + exp(-ax)) ran at half the speed of the Sigmoid + Mul it replaced
 // (EfficientNet-B0: 49 QuickGelu 10.4 ms vs 65 Sigmoid + 65 Mul 7.0 ms). This loop is compiled for
 // AVX-512 (chosen at run time, like activation.cpp's Sigmoid) with a Cephes-style exp. (Eigen GEMMs per head were
 // measured first: 3.6 ms for BERT-bench's [1, 128, 256] x 4 heads, vs 0.7-1.5 ms with oneDNN: the
 // core is built for x86-64-v2, so Eigen has only SSE here.)
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/vector_math.h"
 #include "runtime/kernels/onednn_util.h"
 
 #include <Eigen/Core>
@@ -272,33 +273,9 @@ private:
 // QuickGelu
 // ---------------------------------------------------------------------------------------------
 
-/// exp(x) = 2^m exp(r), m = round(x / ln 2), r = x - m ln 2 (two-part ln 2), exp(r) by the Cephes
-/// degree-6 polynomial (about 1.3 ulp); 2^m applied as two factors so subnormals and inf come out right.
-inline float expPoly(float xin) {
-    float x = xin > -104.f ? xin : -104.f;
-    x = x < 89.f ? x : 89.f;
-    const float m = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    float r = x - m * 0.693359375f;
-    r = r + m * 2.12194440e-4f;
-    const float r2 = r * r;
-    float y = 1.9875691500E-4f;
-    y = y * r + 1.3981999507E-3f;
-    y = y * r + 8.3334519073E-3f;
-    y = y * r + 4.1665795894E-2f;
-    y = y * r + 1.6666665459E-1f;
-    y = y * r + 5.0000001201E-1f;
-    y = y * r2 + r + 1.f;
-    const int32_t mi = static_cast<int32_t>(m);
-    const int32_t hm = mi >> 1;
-    const float s1 = std::bit_cast<float>((hm + 127) << 23);
-    const float s2 = std::bit_cast<float>((mi - hm + 127) << 23);
-    const float res = y * s1 * s2;
-    return xin != xin ? xin : res;
-}
-
 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512"))) void quickGeluAvx512(const float* x, float* y, int64_t n,
                                                                                         float alpha) {
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + expPoly(-alpha * x[i]));
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + expApprox(-alpha * x[i]));
 }
 
 bool cpuHasAvx512() {
@@ -349,7 +326,6 @@ KernelFactory attentionFactory(bool reference) {
 
 void registerFusedKernels(KernelRegistry& r) {
     r.add({"Attention", 1, kLatestOpset, "com.microsoft"}, attentionFactory(false), attentionFactory(true));
-    // Replaces softmax.cpp's Eigen QuickGelu (later registrations win): see the note at the top.
     r.add({"QuickGelu", 1, kLatestOpset, "com.microsoft"},
           fn([](KernelContext& ctx) { quickGelu(ctx, false); }, "avx512"),
           fn([](KernelContext& ctx) { quickGelu(ctx, true); }, "reference"));
