@@ -176,23 +176,20 @@ KernelFactory softmaxFactory(SoftmaxKind kind, bool reference) {
 //   Gelu:     y = 0.5 x (1 + erf(x / sqrt(2)))
 //   FastGelu: y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  on x + bias
 //   BiasGelu: Gelu(A + B), B broadcast over the last dim
-//   QuickGelu: y = x sigmoid(alpha x), alpha = 1.702 by default (the sigmoid fit of GELU)
+//   (QuickGelu lives in fused.cpp with an AVX-512 fast path.)
 
-enum class GeluKind { Erf, Tanh, Quick };
+enum class GeluKind { Erf, Tanh };
 
-template <typename T> T geluScalar(GeluKind kind, T v, T alpha) {
-    if (kind == GeluKind::Quick) return v / (T(1) + std::exp(-alpha * v));
+template <typename T> T geluScalar(GeluKind kind, T v) {
     if (kind == GeluKind::Erf) return T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2)));
     const T c = static_cast<T>(0.7978845608028654); // sqrt(2 / pi)
     return T(0.5) * v * (T(1) + std::tanh(c * (v + T(0.044715) * v * v * v)));
 }
 
-template <typename T> void geluFastRow(GeluKind kind, const T* x, T* y, int64_t n, T alpha) {
+template <typename T> void geluFastRow(GeluKind kind, const T* x, T* y, int64_t n) {
     ConstArrayMap<T> a(x, n);
     ArrayMap<T> b(y, n);
-    if (kind == GeluKind::Quick) {
-        b = a / (T(1) + (-alpha * a).exp());
-    } else if (kind == GeluKind::Erf) {
+    if (kind == GeluKind::Erf) {
         b = T(0.5) * a * (T(1) + (a * T(M_SQRT1_2)).erf());
     } else {
         const T c = static_cast<T>(0.7978845608028654);
@@ -214,7 +211,6 @@ void gelu(KernelContext& ctx, GeluKind kind, int biasInput, bool reference) {
         const T* xs = x.data<T>();
         T* ys = y.data<T>();
         const T* bias = nullptr;
-        const T alpha = static_cast<T>(node.attrFloat("alpha", 1.702f));
         int64_t d = n;
         if (hasBias) {
             const Tensor& b = ctx.input(static_cast<size_t>(biasInput));
@@ -229,7 +225,7 @@ void gelu(KernelContext& ctx, GeluKind kind, int biasInput, bool reference) {
         const int64_t rows = n / d;
         if (reference) {
             for (int64_t r = 0; r < rows; ++r)
-                for (int64_t i = 0; i < d; ++i) ys[r * d + i] = geluScalar<T>(kind, xs[r * d + i] + (bias ? bias[i] : T(0)), alpha);
+                for (int64_t i = 0; i < d; ++i) ys[r * d + i] = geluScalar<T>(kind, xs[r * d + i] + (bias ? bias[i] : T(0)));
             return;
         }
         // Chunks of rows (or of the flat array without bias) over threads.
@@ -243,9 +239,9 @@ void gelu(KernelContext& ctx, GeluKind kind, int biasInput, bool reference) {
                     const int64_t off = c * chunk, len = std::min(chunk, n - off);
                     if (bias) {
                         ArrayMap<T>(tmp.data(), len) = ConstArrayMap<T>(xs + off, len) + ConstArrayMap<T>(bias, len);
-                        geluFastRow<T>(kind, tmp.data(), ys + off, len, alpha);
+                        geluFastRow<T>(kind, tmp.data(), ys + off, len);
                     } else {
-                        geluFastRow<T>(kind, xs + off, ys + off, len, alpha);
+                        geluFastRow<T>(kind, xs + off, ys + off, len);
                     }
                 }
             },
@@ -271,8 +267,6 @@ void registerSoftmaxKernels(KernelRegistry& r) {
           geluFactory(GeluKind::Erf, -1, true));
     r.add({"FastGelu", 1, kLatestOpset, "com.microsoft"}, geluFactory(GeluKind::Tanh, 1, false),
           geluFactory(GeluKind::Tanh, 1, true));
-    r.add({"QuickGelu", 1, kLatestOpset, "com.microsoft"}, geluFactory(GeluKind::Quick, -1, false),
-          geluFactory(GeluKind::Quick, -1, true));
     r.add({"BiasGelu", 1, kLatestOpset, "com.microsoft"}, geluFactory(GeluKind::Erf, 1, false),
           geluFactory(GeluKind::Erf, 1, true));
 }
