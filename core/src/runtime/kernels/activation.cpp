@@ -39,23 +39,8 @@ struct Params {
     float gamma = 0.f;
 };
 
-bool isHalfType(DType t) { return t == DType::F16 || t == DType::BF16; }
 
-Tensor widen(const Tensor& t) {
-    Tensor out(DType::F32, t.shape());
-    const uint16_t* in = t.data<uint16_t>();
-    float* o = out.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i)
-        o[i] = t.dtype() == DType::F16 ? ir::halfToFloat(in[i]) : ir::bfloat16ToFloat(in[i]);
-    return out;
-}
 
-void narrowInto(const Tensor& t, Tensor& out) {
-    const float* in = t.data<float>();
-    uint16_t* o = out.data<uint16_t>();
-    for (int64_t i = 0; i < t.numel(); ++i)
-        o[i] = out.dtype() == DType::F16 ? ir::floatToHalf(in[i]) : ir::floatToBfloat16(in[i]);
-}
 
 /// Runs `body(inputs, outputTensor)` with half inputs widened to float; allocates output 0 with
 /// the shape/dtype `body` asks for through `alloc`.
@@ -76,7 +61,7 @@ void runHalfAware(KernelContext& ctx, const Body& body) {
     std::vector<Tensor> wide(ins.size());
     for (size_t i = 0; i < ins.size(); ++i)
         if (ins[i] && isHalfType(ins[i]->dtype())) {
-            wide[i] = widen(*ins[i]);
+            wide[i] = widenHalf(*ins[i]);
             ins[i] = &wide[i];
         }
     Tensor result;
@@ -85,7 +70,7 @@ void runHalfAware(KernelContext& ctx, const Body& body) {
         return result;
     });
     Tensor& out = ctx.allocate(0, outType, result.shape());
-    narrowInto(result, out);
+    narrowHalf(result, out);
 }
 
 /// Calls f(T{}) for float, double and, when `ints` is set, the integer types.

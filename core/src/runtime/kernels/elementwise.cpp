@@ -69,29 +69,8 @@ template <unsigned Set, typename F> void dispatchSet(DType dt, const ir::Node& n
     if (!done) kernelFail(node, node.opType + ": unsupported input dtype " + std::string(ir::dtypeName(dt)));
 }
 
-bool isHalfType(DType t) { return t == DType::F16 || t == DType::BF16; }
 
-Tensor halfToF32(const Tensor& t) {
-    Tensor out(DType::F32, t.shape());
-    const uint16_t* in = t.data<uint16_t>();
-    float* o = out.data<float>();
-    const int64_t n = t.numel();
-    if (t.dtype() == DType::F16)
-        for (int64_t i = 0; i < n; ++i) o[i] = ir::halfToFloat(in[i]);
-    else
-        for (int64_t i = 0; i < n; ++i) o[i] = ir::bfloat16ToFloat(in[i]);
-    return out;
-}
 
-void f32ToHalf(const Tensor& t, Tensor& out) {
-    const float* in = t.data<float>();
-    uint16_t* o = out.data<uint16_t>();
-    const int64_t n = t.numel();
-    if (out.dtype() == DType::F16)
-        for (int64_t i = 0; i < n; ++i) o[i] = ir::floatToHalf(in[i]);
-    else
-        for (int64_t i = 0; i < n; ++i) o[i] = ir::floatToBfloat16(in[i]);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Kernel plumbing: a body sees its inputs, an allocator for output 0 and the path flag.
@@ -134,7 +113,7 @@ KernelFactory makeFactory(Body body, bool fast, size_t typeInput = 0) {
             const DType halfType = typeInput < ins.size() && ins[typeInput] ? ins[typeInput]->dtype() : DType::F32;
             for (size_t i = 0; i < ins.size(); ++i) {
                 if (ins[i] && isHalfType(ins[i]->dtype())) {
-                    widened[i] = halfToF32(*ins[i]);
+                    widened[i] = widenHalf(*ins[i]);
                     ins[i] = &widened[i];
                 }
             }
@@ -146,7 +125,7 @@ KernelFactory makeFactory(Body body, bool fast, size_t typeInput = 0) {
             body(io);
             if (isHalfType(halfType) && result.dtype() == DType::F32) {
                 Tensor& out = ctx.allocate(0, halfType, result.shape());
-                f32ToHalf(result, out);
+                narrowHalf(result, out);
             } else {
                 Tensor& out = ctx.allocate(0, result.dtype(), result.shape());
                 if (result.byteSize() > 0) std::memcpy(out.raw(), result.raw(), result.byteSize());

@@ -71,6 +71,30 @@ void parallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& f, int6
     }
 }
 
+bool isHalfType(DType t) { return t == DType::F16 || t == DType::BF16; }
+
+Tensor widenHalf(const Tensor& t) {
+    Tensor out(DType::F32, t.shape());
+    const uint16_t* in = t.data<uint16_t>();
+    float* o = out.data<float>();
+    const int64_t n = t.numel();
+    if (t.dtype() == DType::F16)
+        for (int64_t i = 0; i < n; ++i) o[i] = ir::halfToFloat(in[i]);
+    else
+        for (int64_t i = 0; i < n; ++i) o[i] = ir::bfloat16ToFloat(in[i]);
+    return out;
+}
+
+void narrowHalf(const Tensor& f, Tensor& out) {
+    const float* in = f.data<float>();
+    uint16_t* o = out.data<uint16_t>();
+    const int64_t n = f.numel();
+    if (out.dtype() == DType::F16)
+        for (int64_t i = 0; i < n; ++i) o[i] = ir::floatToHalf(in[i]);
+    else
+        for (int64_t i = 0; i < n; ++i) o[i] = ir::floatToBfloat16(in[i]);
+}
+
 void copyTensorInto(const Tensor& src, Tensor& dst) {
     if (src.dtype() == DType::String) {
         dst.strings() = src.strings();

@@ -81,6 +81,12 @@ template <typename F> decltype(auto) dispatchFloat(DType dt, F&& f) {
     }
 }
 
+bool isHalfType(DType t);
+/// float16/bfloat16 kernels run in float and round once at the end: widen the input ...
+Tensor widenHalf(const Tensor& t);
+/// ... and narrow the float result into the real (float16/bfloat16) output.
+void narrowHalf(const Tensor& f, Tensor& out);
+
 /// Copies a tensor's bytes into a freshly allocated output (for Identity-like ops that must not alias).
 void copyTensorInto(const Tensor& src, Tensor& dst);
 

@@ -25,28 +25,6 @@
 namespace opstudio::rt {
 namespace {
 
-bool isHalfType(DType t) { return t == DType::F16 || t == DType::BF16; }
-
-/// float16/bfloat16 run in float and round once at the end: widen the input ...
-Tensor widenHalf(const Tensor& t) {
-    Tensor out(DType::F32, t.shape());
-    const uint16_t* in = t.data<uint16_t>();
-    float* o = out.data<float>();
-    const int64_t n = t.numel();
-    const bool f16 = t.dtype() == DType::F16;
-    for (int64_t i = 0; i < n; ++i) o[i] = f16 ? ir::halfToFloat(in[i]) : ir::bfloat16ToFloat(in[i]);
-    return out;
-}
-
-/// ... and narrow the float result into the real output.
-void narrowHalf(const Tensor& f, Tensor& out) {
-    const float* in = f.data<float>();
-    uint16_t* o = out.data<uint16_t>();
-    const int64_t n = f.numel();
-    const bool f16 = out.dtype() == DType::F16;
-    for (int64_t i = 0; i < n; ++i) o[i] = f16 ? ir::floatToHalf(in[i]) : ir::floatToBfloat16(in[i]);
-}
-
 constexpr int kMaxSpatial = 3;
 using Dims3 = std::array<int64_t, kMaxSpatial>;
 
