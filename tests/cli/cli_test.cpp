@@ -1,4 +1,5 @@
 // opstudio-cli as scripts see it: exit codes, one `error:` line on failure, JSON shape, files on disk.
+#include "support/temp_dir.h"
 #include "opstudio/onnx/model_io.h"
 #include "support/test_util.h"
 
@@ -24,23 +25,9 @@ namespace {
 
 const std::string kTestData = OPSTUDIO_ONNX_TESTDATA_DIR;
 
-class TempDir {
+class TempDir : public opstudio::testing::TempDir {
 public:
-    TempDir() {
-        static int counter = 0;
-        m_path = fs::temp_directory_path() /
-                 ("opstudio_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return m_path / name; }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
+    TempDir() : opstudio::testing::TempDir("opstudio_cli") {}
 };
 
 std::string readFile(const fs::path& p) {

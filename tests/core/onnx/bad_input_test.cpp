@@ -1,4 +1,5 @@
 // Hostile and broken files must give a clear Error, never a crash or a half-loaded model.
+#include "support/temp_dir.h"
 #include "opstudio/onnx/model_io.h"
 
 #include <onnx/onnx_pb.h>
@@ -15,23 +16,9 @@ using namespace opstudio;
 
 namespace {
 
-class TempDir {
+class TempDir : public opstudio::testing::TempDir {
 public:
-    TempDir() {
-        static int counter = 0;
-        m_path = fs::temp_directory_path() /
-                 ("opstudio_bad_input_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return m_path / name; }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
+    TempDir() : opstudio::testing::TempDir("opstudio_bad_input") {}
 };
 
 void writeBytes(const fs::path& path, const std::string& bytes) {
