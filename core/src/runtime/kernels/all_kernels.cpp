@@ -14,7 +14,10 @@ void registerAllKernels(KernelRegistry& r) {
     registerGemmKernels(r);
     registerNormKernels(r);
     registerSoftmaxKernels(r);
-    registerQuantKernels(r);
+    registerQuantizeLinearKernels(r);
+    registerIntegerMatMulKernels(r);
+    registerMatMulNBitsKernels(r);
+    registerIntegerConvKernels(r);
     registerPoolKernels(r);
     registerReduceKernels(r);
     registerRecurrentKernels(r);
