@@ -113,6 +113,8 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             }
             onnxio::SaveOptions options;
             options.check = !request->noCheck;
+            std::vector<std::string> saveNotes;
+            options.notes = &saveNotes;
             if (request->externalData == "always")
                 options.externalData = onnxio::SaveOptions::ExternalData::Always;
             if (request->externalData == "never")
@@ -120,11 +122,12 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             auto status = onnxio::saveModel(model, request->output, options);
             if (!status.ok()) {
                 Error e = status.error();
-                // Debian's checker only knows opsets <= 17; newer models need the escape hatch.
+                // Opsets the checker does not know are skipped (a note), so this is a real finding.
                 if (std::string(e.what()).rfind("ONNX checker", 0) == 0)
                     throw Error(std::string(e.what()) + " (use --no-check to save anyway)", e.context());
                 throw e;
             }
+            if (request->noCheck) saveNotes.push_back("checker skipped: --no-check");
             if (!request->saveRecipe.empty()) writeText(request->saveRecipe, pipeline.toJson(), "recipe");
             if (!request->report.empty())
                 writeText(request->report, nlohmann::json{{"passes", applied}}.dump(2) + "\n", "report");
@@ -134,10 +137,14 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             doc["passes"] = applied;
             doc["nodes_before"] = nodesBefore;
             doc["nodes_after"] = model.graph->nodeCount();
-            if (request->json.requested())
+            doc["save_notes"] = saveNotes;
+            if (request->json.requested()) {
                 emitJson(request->json, doc);
-            else
+            } else {
                 std::cout << "wrote " << request->output << " (" << model.graph->nodeCount() << " nodes)\n";
+                for (const auto& note : saveNotes)
+                    std::cout << "note: " << note << "\n";
+            }
             return 0;
         };
     });

@@ -453,6 +453,20 @@ Status saveModel(const ir::Model& model, const std::string& path, const SaveOpti
         const fs::path dir = out.parent_path();
         if (!fs::is_directory(dir, ec)) return Error("output folder does not exist", where);
 
+        // Our own structural validation always runs; the checker only where it knows every opset.
+        if (Status valid = validateModel(model); !valid.ok()) {
+            Error e = valid.error();
+            if (e.context().file.empty()) e.context().file = path;
+            return Error("invalid model: " + std::string(e.what()), e.context());
+        }
+        bool check = options.check;
+        if (check) {
+            if (auto reason = checkerSkipReason(model)) {
+                check = false;
+                if (options.notes) options.notes->push_back(*reason);
+            }
+        }
+
         bool external = options.externalData == SaveOptions::ExternalData::Always;
         if (options.externalData == SaveOptions::ExternalData::Auto) {
             size_t total = 0;
@@ -498,14 +512,14 @@ Status saveModel(const ir::Model& model, const std::string& path, const SaveOpti
         const size_t size = proto.ByteSizeLong();
         if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
             return Error("the model is larger than protobuf's 2 GB limit; save with external data", where);
-        if (options.check && !external) runChecker(proto);
+        if (check && !external) runChecker(proto);
 
         TempFile modelFile(out);
         // Streamed to the file: a serialized copy in memory would double the peak for big models.
         if (!proto.SerializeToFileDescriptor(modelFile.fd()))
             return Error("cannot write the model (disk full?)", where);
         if (dataFile) dataFile->commit();
-        if (options.check && external) {
+        if (check && external) {
             // The checker resolves external data next to the file it reads; the temp file sits
             // in the output folder and the data file is already in place.
             try {

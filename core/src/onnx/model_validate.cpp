@@ -1,5 +1,8 @@
-// Structural validation of an imported graph: what the runtime and the passes rely on.
+// Structural validation of an imported graph: what the runtime and the passes rely on; and what
+// the libonnx checker can and cannot judge (it knows only the opsets it was built with).
 #include "onnx_internal.h"
+
+#include <onnx/defs/schema.h>
 
 #include <unordered_map>
 
@@ -13,7 +16,22 @@ int64_t opsetOf(const ir::Model& model, const std::string& domain) {
     return 0;
 }
 
+int64_t checkerMaxOpset(const std::string& domain) {
+    const std::string d = domain == "ai.onnx" ? std::string() : domain;
+    const auto& map = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+    auto it = map.find(d);
+    return it == map.end() ? 0 : it->second.second;
+}
+
 namespace {
+
+std::string domainLabel(const std::string& domain) {
+    return domain.empty() || domain == "ai.onnx" ? std::string("ai.onnx") : domain;
+}
+
+bool isStandardDomain(const std::string& domain) {
+    return domain.empty() || domain == "ai.onnx" || domain == "ai.onnx.ml";
+}
 
 Error nodeError(const std::string& message, const ir::Node& node, const ir::Model& model) {
     ErrorContext ctx;
@@ -120,4 +138,71 @@ void validateGraph(ir::Graph& graph, const ir::Model& model,
     graph.rebuildIndex();
 }
 
+int64_t schemaSinceVersion(const std::string& opType, const std::string& domain, int64_t opset) {
+    const std::string d = domain == "ai.onnx" ? std::string() : domain;
+    const auto* schema = onnx::OpSchemaRegistry::Instance()->GetSchema(opType, static_cast<int>(opset), d);
+    return schema ? schema->SinceVersion() : 0;
+}
+
+void checkOpsExistAtOpsets(const ir::Graph& graph, const ir::Model& model,
+                           const std::unordered_set<ir::NodeId>* only) {
+    for (ir::NodeId id : graph.order()) {
+        const ir::Node& node = *graph.node(id);
+        if (!only)
+            for (ir::Graph* sub : node.subgraphs()) checkOpsExistAtOpsets(*sub, model, nullptr);
+        if (only && !only->count(id)) continue;
+        if (!isStandardDomain(node.domain)) continue; // custom domains (com.microsoft): ORT's business
+        const int64_t opset = opsetOf(model, node.domain);
+        const int64_t known = checkerMaxOpset(node.domain == "ai.onnx" ? "" : node.domain);
+        // A newer opset than libonnx knows may have added the op: nothing to judge there.
+        if (opset <= 0 || opset > known) continue;
+        const std::string domain = node.domain == "ai.onnx" ? std::string() : node.domain;
+        const auto* registry = onnx::OpSchemaRegistry::Instance();
+        if (registry->GetSchema(node.opType, static_cast<int>(opset), domain)) continue;
+        int64_t since = 0;
+        for (int64_t v = opset + 1; v <= known && since == 0; ++v)
+            if (registry->GetSchema(node.opType, static_cast<int>(v), domain)) since = v;
+        throw nodeError("node '" + node.name + "' (" + node.opType + ") does not exist in " +
+                            domainLabel(node.domain) + " opset " + std::to_string(opset) +
+                            (since ? " (it was added in opset " + std::to_string(since) + ")"
+                                   : " (no such operator in " + domainLabel(node.domain) + ")"),
+                        node, model);
+    }
+}
+
 } // namespace opstudio::onnxio::detail
+
+namespace opstudio::onnxio {
+
+std::optional<std::string> checkerSkipReason(const ir::Model& model) {
+    for (const auto& op : model.opsets) {
+        if (!op.domain.empty() && op.domain != "ai.onnx" && op.domain != "ai.onnx.ml") continue;
+        const int64_t known = detail::checkerMaxOpset(op.domain == "ai.onnx" ? "" : op.domain);
+        if (op.version > known) {
+            const bool isDefault = op.domain.empty() || op.domain == "ai.onnx";
+            return "checker skipped: " + std::string(isDefault ? "" : op.domain + " ") + "opset " +
+                   std::to_string(op.version) + " is newer than the checker (" + std::to_string(known) + ")";
+        }
+    }
+    return std::nullopt;
+}
+
+Status validateModel(const ir::Model& model) {
+    try {
+        // validateGraph sorts what it checks: work on a copy (tensors are shared, not copied).
+        ir::Model copy = model.clone();
+        std::unordered_set<std::string> sparse;
+        for (const auto& raw : copy.graph->sparseInitializersRaw) {
+            onnx::SparseTensorProto sp;
+            if (sp.ParseFromString(raw)) sparse.insert(sp.values().name());
+        }
+        detail::validateGraph(*copy.graph, copy, {}, sparse);
+        return Status::success();
+    } catch (const Error& e) {
+        return e;
+    } catch (const std::exception& e) {
+        return Error(std::string("cannot validate the model: ") + e.what());
+    }
+}
+
+} // namespace opstudio::onnxio

@@ -27,6 +27,19 @@ void validateGraph(ir::Graph& graph, const ir::Model& model,
                    const std::unordered_set<std::string>& outerScope,
                    const std::unordered_set<std::string>& sparseNames);
 
+/// Newest opset of `domain` ("" = ai.onnx) that the linked libonnx (checker, schemas) knows; 0 if none.
+int64_t checkerMaxOpset(const std::string& domain);
+
+/// The version of `opType` in force at `opset` of `domain` (its schema's since_version), 0 when libonnx
+/// has no such operator at that opset.
+int64_t schemaSinceVersion(const std::string& opType, const std::string& domain, int64_t opset);
+
+/// Every ai.onnx / ai.onnx.ml node (only those of this graph in `only` when given; else subgraphs too) must name an
+/// operator that exists at the model's opset for its domain. Opsets newer than libonnx knows are not
+/// judged. Throws opstudio::Error naming the node, the op and the opset.
+void checkOpsExistAtOpsets(const ir::Graph& graph, const ir::Model& model,
+                           const std::unordered_set<ir::NodeId>* only = nullptr);
+
 /// Value type (tensor element type and shape) <-> TypeProto.
 void valueFromTypeProto(const onnx::TypeProto& type, ir::Value& value);
 void valueToTypeProto(const ir::Value& value, onnx::TypeProto& type);

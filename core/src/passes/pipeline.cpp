@@ -102,11 +102,24 @@ Result<Pipeline> Pipeline::fromJson(const std::string& text) {
 
 namespace {
 
-void refreshGraph(ir::Model& model) {
+/// After every pass: the graph is structurally valid, and every standard-domain node the pass wrote
+/// exists at the model's opsets (a fusion that writes LayerNormalization into opset 9 is a pass bug,
+/// caught here with the node's name instead of by the checker at save time).
+void refreshGraph(ir::Model& model, const std::unordered_set<ir::NodeId>& before) {
     ir::Graph& g = *model.graph;
     g.rebuildIndex();
     onnxio::detail::validateGraph(g, model, {}, {});
     g.rebuildIndex();
+    std::unordered_set<ir::NodeId> added;
+    for (ir::NodeId id : g.order())
+        if (!before.count(id)) added.insert(id);
+    if (!added.empty()) {
+        try {
+            onnxio::detail::checkOpsExistAtOpsets(g, model, &added);
+        } catch (const Error& e) {
+            throw Error(std::string("wrote a node that is invalid at the model's opsets: ") + e.what(), e.context());
+        }
+    }
     onnxio::inferShapes(model);
 }
 
@@ -132,7 +145,7 @@ Result<std::vector<PassReport>> Pipeline::run(ir::Model& model, PassInstrument* 
             PassContext ctx{model, step.params, report, calibration};
             if (cancelled) ctx.cancelled = cancelled;
             pass->run(ctx);
-            refreshGraph(model);
+            refreshGraph(model, before);
         } catch (const Error& e) {
             return Error("pass '" + info->name + "' failed: " + e.describe());
         } catch (const std::exception& e) {

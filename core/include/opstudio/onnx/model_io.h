@@ -5,7 +5,9 @@
 #include "opstudio/ir/graph.h"
 #include "opstudio/util/error.h"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace onnx {
 class ModelProto;
@@ -29,8 +31,11 @@ struct SaveOptions {
     size_t externalThreshold = 1024;
     /// Auto: total tensor bytes above which external data is used (2 GB minus room for the graph).
     size_t autoExternalAbove = (size_t{2} << 30) - (size_t{64} << 20);
-    /// Run onnx::checker on the result before writing.
+    /// Run onnx::checker on the result before writing, when it knows every opset the model uses
+    /// (see checkerSkipReason). Our structural validation (validateModel) always runs.
     bool check = true;
+    /// Receives what was not checked and why ("checker skipped: opset 18 is newer than the checker (17)").
+    std::vector<std::string>* notes = nullptr;
 };
 
 /// Reads a .onnx file. Never throws.
@@ -55,7 +60,14 @@ Result<ir::Tensor> readTensorFile(const std::string& path, std::string* name = n
 Status writeTensorFile(const ir::Tensor& tensor, const std::string& name, const std::string& path);
 
 /// Runs onnx::checker::check_model on the IR (after export). Error message from the checker.
+/// A model the checker cannot judge (checkerSkipReason) is an error here: callers decide to skip.
 Status checkModel(const ir::Model& model);
+/// Why the linked ONNX checker (Debian: libonnx 1.12, opsets <= 17) cannot judge this model, e.g.
+/// "checker skipped: opset 18 is newer than the checker (17)"; nullopt when it knows every opset used.
+std::optional<std::string> checkerSkipReason(const ir::Model& model);
+/// OpStudio's own structural validation (what loading checks): every name defined once, every input
+/// defined, opsets imported for every domain used, no cycles; subgraphs included. Never throws.
+Status validateModel(const ir::Model& model);
 /// Runs libonnx shape inference and copies inferred types/shapes into value records.
 void inferShapes(ir::Model& model);
 

@@ -43,6 +43,14 @@ ir::Attribute floatsAttr(const std::string& name, std::vector<float> v);
 /// Opset of the default domain.
 int64_t onnxOpset(const ir::Model& m);
 
+/// Why the default-domain opset cannot be raised to `to` without changing what some node computes
+/// (e.g. "Squeeze node 'sq' changed at opset 13 (axes moved from an attribute to an input)");
+/// nullopt when every node keeps its meaning (opset_raise.cpp has the rule and the table).
+std::optional<std::string> opsetRaiseBlocker(const ir::Model& model, int64_t to);
+/// Raises the default-domain opset to `to` (call only when opsetRaiseBlocker is nullopt): pins the old
+/// Softmax default axis, and lifts the IR version to what the opset needs.
+void raiseOpset(ir::Model& model, int64_t to);
+
 /// A fused activation (Relu, LeakyRelu, ...) recognised on a node, with its parameters.
 struct ActivationInfo {
     std::string op;            // "Relu", "Clip", ...

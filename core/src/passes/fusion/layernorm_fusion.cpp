@@ -1,10 +1,10 @@
 // The decomposed LayerNorm exporters write (BERT at opset 13 and friends) -> LayerNormalization:
 //   mu = ReduceMean(x, -1); d = x - mu; v = ReduceMean(d^2, -1)      (d^2 as Pow(d, 2) or Mul(d, d))
 //   n = d / Sqrt(v + eps)  or  d * Reciprocal(Sqrt(v + eps));  y = n * gamma + beta   (gamma, beta optional)
-// Standard LayerNormalization exists from opset 17. A model at opset 13..16 has its default-domain
-// import raised to 17 when every op in it means the same at 17 (see kChangedAfter13); otherwise the
-// node is written as ONNX Runtime's legacy contrib LayerNormalization (default domain, version 1),
-// which ORT runs at any opset but the ONNX checker rejects below 17.
+// Standard LayerNormalization exists from opset 17, and ONNX Runtime has no com.microsoft
+// LayerNormalization ("is not a registered function/op"). Below 17 the default-domain import is
+// raised to 17 when every other node keeps its meaning (opset_raise.cpp); otherwise every candidate
+// is skipped with the node that blocks the raise. The written model is always valid at its opsets.
 #include "passes/fusion/fusion_util.h"
 
 #include <algorithm>
@@ -13,19 +13,6 @@
 namespace opstudio::passes::fusion {
 
 namespace {
-
-// Ops whose inference semantics changed between opsets 14 and 17 (from the ONNX changelog):
-//  14: Add/Sub/Mul/Div, Relu, Identity, CumSum (types only); Reshape (allowzero, default 0 = old
-//      behaviour); GRU/LSTM/RNN (layout, default 0 = old); BatchNormalization (training_mode; the
-//      inference form with one output is unchanged); HardSwish and Trilu new.
-//  15: Pow (bfloat16), Shape (start/end, defaults = whole shape), BatchNormalization (types);
-//      Bernoulli, CastLike, Optional* new.
-//  16: Identity, If, Loop, Scan, Where, LeakyRelu, PRelu, Less/GreaterOrEqual (types);
-//      ScatterElements/ScatterND (reduction, default none = old); GridSample new.
-//  17: LayerNormalization, DFT, STFT, windows, SequenceMap new.
-// So from 13 every op keeps its meaning at 17 except a training-mode BatchNormalization.
-// Below 13 Squeeze/Unsqueeze/ReduceSum/Split moved attributes to inputs: no raise.
-constexpr int64_t kRaiseFromOpset = 13;
 
 struct Match {
     ir::NodeId last = ir::kNoNode;
@@ -148,24 +135,6 @@ std::optional<Match> matchAt(const ir::Model& model, ir::Node& rm, std::string& 
     return mt;
 }
 
-bool opsKeepMeaningAt17(const ir::Graph& g, std::string& offender) {
-    bool ok = true;
-    g.forEachNode([&](const ir::Node& n) {
-        if (!ok || !n.domain.empty()) return;
-        if (n.opType == "BatchNormalization") {
-            bool training = n.attrInt("training_mode", 0) != 0;
-            for (size_t i = 1; i < n.outputs.size(); ++i) training = training || !n.outputs[i].empty();
-            if (training) {
-                ok = false;
-                offender = "training-mode BatchNormalization";
-            }
-        }
-        for (ir::Graph* sg : n.subgraphs())
-            if (ok && !opsKeepMeaningAt17(*sg, offender)) ok = false;
-    });
-    return ok;
-}
-
 class LayerNormFusion final : public Pass {
 public:
     void run(PassContext& ctx) override {
@@ -188,30 +157,25 @@ public:
         }
         if (matches.empty()) return;
 
-        // Decide the form once for the model.
+        // Decide once for the model: LayerNormalization needs opset 17.
         const int64_t opset = onnxOpset(model);
-        bool contrib = false;
         if (opset < 17) {
-            std::string offender;
-            if (policy == "contrib") {
-                contrib = true;
-                ctx.report.notes.push_back("LayerNormalization written as ORT's contrib op (form=contrib)");
-            } else if (opset < kRaiseFromOpset) {
-                contrib = true;
-                ctx.report.notes.push_back("model opset " + std::to_string(opset) +
-                                           " < 13: LayerNormalization written as ORT's contrib op (default domain, v1); "
-                                           "the ONNX checker rejects it, ONNX Runtime runs it");
-            } else if (!opsKeepMeaningAt17(g, offender)) {
-                contrib = true;
-                ctx.report.notes.push_back("opset not raised (" + offender +
-                                           "): LayerNormalization written as ORT's contrib op");
-            } else {
-                model.setOpset("", 17);
-                ctx.report.notes.push_back("default-domain opset raised from " + std::to_string(opset) +
-                                           " to 17 for standard LayerNormalization (no op in the model changed meaning)");
+            std::string why;
+            if (policy == "keep-opset") {
+                why = "LayerNormalization needs opset 17 and the model is at opset " + std::to_string(opset) +
+                      " (form=keep-opset: the opset is not raised)";
+            } else if (const auto blocker = opsetRaiseBlocker(model, 17)) {
+                why = "LayerNormalization needs opset 17; raising opset " + std::to_string(opset) +
+                      " would change a node: " + *blocker;
             }
+            if (!why.empty()) {
+                for (const Match& mt : matches) ctx.skip(*g.node(mt.nodes.front()), why);
+                return;
+            }
+            raiseOpset(model, 17);
+            ctx.report.notes.push_back("default-domain opset raised from " + std::to_string(opset) +
+                                       " to 17 for standard LayerNormalization (every node keeps its meaning)");
         }
-        (void)contrib; // both forms are spelled the same: LayerNormalization in the default domain
 
         for (const Match& mt : matches) {
             ir::Node* last = g.node(mt.last);
@@ -255,8 +219,8 @@ PassInfo layerNormFusionPass() {
     ParamSpec form;
     form.name = "form";
     form.type = ParamSpec::Type::Enum;
-    form.description = "Below opset 17: raise the opset to 17 when safe (else ORT's contrib op), or always the contrib op";
-    form.choices = {"raise-opset", "contrib"};
+    form.description = "Below opset 17: raise the opset to 17 when every node keeps its meaning (else skip), or never raise (skip)";
+    form.choices = {"raise-opset", "keep-opset"};
     form.defaultValue = std::string("raise-opset");
     info.params = {form};
     info.create = [] { return std::make_unique<LayerNormFusion>(); };
