@@ -56,7 +56,7 @@ inline std::string tempModelPath(const std::string& stem) {
 /// Saves the model and runs it in ONNX Runtime (opt level "disabled"); expects our outputs within atol.
 inline void expectOrtMatches(const ir::Model& m, const std::map<std::string, ir::Tensor>& feeds, double atol,
                              const std::string& stem = "model", bool check = true) {
-    if (!ortAvailable()) return;
+    OPSTUDIO_REQUIRE_ORT();
     const std::string path = tempModelPath(stem);
     onnxio::SaveOptions options;
     options.check = check;

@@ -18,7 +18,7 @@ constexpr double kOrtAgreementRelative = 1e-4; // relative to the output's large
 class OrtInterop : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OrtInterop, OutputsMatchOnnxRuntime) {
-    if (!ortAvailable()) GTEST_SKIP() << "node or onnxruntime-node not installed (packaging/setup.sh installs it)";
+    OPSTUDIO_REQUIRE_ORT();
     const std::string path = GetParam() + "/model.onnx";
     auto loaded = onnxio::loadModel(path);
     ASSERT_TRUE(loaded) << loaded.error().describe();
