@@ -131,6 +131,30 @@ std::map<std::string, int64_t> parseDims(const std::vector<std::string>& specs) 
     return dims;
 }
 
+std::string unsetDimsHint(const rt::Session& session) {
+    std::string list, example;
+    for (const auto& in : session.inputs()) {
+        if (!in.shape) continue;
+        for (size_t d = 0; d < in.shape->size(); ++d) {
+            const auto& dim = (*in.shape)[d];
+            if (dim.known()) continue;
+            const bool named = !dim.symbol.empty();
+            if (named && session.options().dims.count(dim.symbol)) continue;
+            list += (list.empty() ? "" : ", ") + (named ? dim.symbol : "dim " + std::to_string(d)) + " of input '" + in.name + "'";
+            if (named && example.empty()) example = "--dim " + dim.symbol + "=320";
+        }
+    }
+    if (list.empty()) return {};
+    return "symbolic dims set to 1: " + list + " (choose values with " + (example.empty() ? "--dim NAME=V" : example) +
+           ", repeatable, or pass real inputs with --inputs)";
+}
+
+Error withDimsHint(const Error& error, const rt::Session& session) {
+    const std::string hint = unsetDimsHint(session);
+    if (hint.empty()) return error;
+    return Error(error.describe() + "; " + hint);
+}
+
 nlohmann::json shapeToJson(const ir::ValueShape& shape) {
     if (!shape) return nullptr;
     auto out = nlohmann::json::array();

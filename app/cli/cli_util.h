@@ -33,6 +33,12 @@ void emitJson(const JsonOption& json, const nlohmann::json& doc);
 /// Parses "NAME=VALUE" pairs given with --dim.
 std::map<std::string, int64_t> parseDims(const std::vector<std::string>& specs);
 
+/// Symbolic input dims that no --dim sets (random feeds use 1 for them): "W of input 'x'" entries, with the
+/// option that sets them. Empty when every symbol has a value.
+std::string unsetDimsHint(const rt::Session& session);
+/// `error` with the unset-dims hint added (a failure with symbols set to 1 is often caused by them).
+Error withDimsHint(const Error& error, const rt::Session& session);
+
 /// Feeds from a folder of input_N.pb (ONNX test-data layout): matched to the session's inputs by
 /// TensorProto name when set, else by position; dtype, rank and known dims are checked.
 std::map<std::string, ir::Tensor> readFeedFolder(const rt::Session& session, const std::string& dir);

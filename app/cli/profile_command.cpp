@@ -115,7 +115,7 @@ void addProfileCommand(CLI::App& app, CommandAction& action) {
             // Ceilings come from the cache (measured once, ~1 s) before timing, never during it.
             if (!request->noRoofline) po.machine = profile::machineCeilings(request->remeasureMachine);
             auto result = profile::Profiler(s, po).run(feeds);
-            if (!result.ok()) throw result.error();
+            if (!result.ok()) throw request->inputs.empty() ? withDimsHint(result.error(), s) : result.error();
             profile::Profile& p = result.value();
             p.model = request->model;
 

@@ -77,7 +77,7 @@ void addRunCommand(CLI::App& app, CommandAction& action) {
                 }
             }
             auto result = s.run(feeds);
-            if (!result.ok()) throw result.error();
+            if (!result.ok()) throw request->inputs.empty() ? withDimsHint(result.error(), s) : result.error();
             nlohmann::json outputs = nlohmann::json::array();
             for (size_t i = 0; i < result.value().size(); ++i) {
                 const auto& out = result.value()[i];

@@ -1,6 +1,7 @@
 // opstudio-cli as scripts see it: exit codes, one `error:` line on failure, JSON shape, files on disk.
 #include "support/temp_dir.h"
 #include "opstudio/onnx/model_io.h"
+#include "support/graph_builder.h"
 #include "support/test_util.h"
 
 #include <nlohmann/json.hpp>
@@ -403,4 +404,27 @@ TEST(PassesCli, UnknownPassIsOneErrorLine) {
     EXPECT_NE(r.code, 0);
     EXPECT_TRUE(r.oneErrorLine()) << r.err;
     EXPECT_NE(r.err.find("no-such-pass"), std::string::npos);
+}
+
+// A symbolic width left unset is 1 for random inputs; when that makes the run fail, the error names
+// the symbol and the option that sets it. With --dim the same model profiles.
+TEST(CliDims, UnsetSymbolicDimIsNamedWithTheOptionThatSetsIt) {
+    TempDir dir;
+    testing::GraphBuilder b(13);
+    b.input("x", ir::DType::F32, {1, 1, 4, 8});
+    b.initializer("w", ir::Tensor(ir::DType::F32, {2, 1, 3, 3}));
+    b.node("Conv", {"x", "w"}, {"y"});
+    b.output("y");
+    auto m = b.build();
+    m->graph->value("x").shape = ir::ValueShape(std::vector<ir::Dim>{ir::Dim::of(1), ir::Dim::of(1), ir::Dim::of(4), ir::Dim::named("W")});
+    m->graph->value("y").shape = std::nullopt;
+    const std::string path = (dir / "symbolic.onnx").string();
+    ASSERT_TRUE(onnxio::saveModel(*m, path).ok());
+    const auto failed = runCli({"profile", path, "--runs", "1", "--warmup", "0", "--no-roofline"});
+    EXPECT_NE(failed.code, 0);
+    EXPECT_TRUE(failed.oneErrorLine()) << failed.err;
+    EXPECT_NE(failed.err.find("W of input 'x'"), std::string::npos) << failed.err;
+    EXPECT_NE(failed.err.find("--dim W="), std::string::npos) << failed.err;
+    const auto ok = runCli({"profile", path, "--runs", "1", "--warmup", "0", "--no-roofline", "--dim", "W=16"});
+    EXPECT_EQ(ok.code, 0) << ok.err;
 }
