@@ -410,7 +410,7 @@ TEST(PassesCli, UnknownPassIsOneErrorLine) {
 // the symbol and the option that sets it. With --dim the same model profiles.
 TEST(CliDims, UnsetSymbolicDimIsNamedWithTheOptionThatSetsIt) {
     TempDir dir;
-    testing::GraphBuilder b(13);
+    opstudio::testing::GraphBuilder b(13);
     b.input("x", ir::DType::F32, {1, 1, 4, 8});
     b.initializer("w", ir::Tensor(ir::DType::F32, {2, 1, 3, 3}));
     b.node("Conv", {"x", "w"}, {"y"});
