@@ -2,6 +2,7 @@
 // original node where model B's intermediate values leave model A's.
 #include "opstudio/compare/compare.h"
 
+#include "opstudio/profile/latency.h"
 #include "opstudio/runtime/session.h"
 
 #include <algorithm>
@@ -45,35 +46,14 @@ std::vector<ir::NodeId> originalsOf(const ir::Graph& a, const ir::Node& nb,
     return out;
 }
 
-/// Median latency of both sessions (observer off). Runs alternate A, B, A, B... so that drift of
-/// the machine (frequency, other load) hits both models alike.
+/// Median latency of both sessions: profile/latency.h's mechanism (observers off, A, B, A, B ...),
+/// the same that gives a profile's total.
 std::pair<double, double> timeModels(rt::Session& a, const std::map<std::string, ir::Tensor>& feedsA,
                                      rt::Session& b, const std::map<std::string, ir::Tensor>& feedsB,
                                      const CompareOptions& o) {
-    a.setObserver(nullptr);
-    b.setObserver(nullptr);
-    const auto timed = [](rt::Session& s, const std::map<std::string, ir::Tensor>& feeds, const char* which) {
-        const auto t0 = std::chrono::steady_clock::now();
-        auto r = s.run(feeds);
-        const auto t1 = std::chrono::steady_clock::now();
-        if (!r.ok()) throw Error(std::string("model ") + which + ": " + r.error().describe());
-        return std::chrono::duration<double, std::milli>(t1 - t0).count();
-    };
-    for (int i = 0; i < o.warmup; ++i) {
-        timed(a, feedsA, "A");
-        timed(b, feedsB, "B");
-    }
-    std::vector<double> msA, msB;
-    for (int i = 0; i < std::max(1, o.runs); ++i) {
-        msA.push_back(timed(a, feedsA, "A"));
-        msB.push_back(timed(b, feedsB, "B"));
-    }
-    const auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        const size_t n = v.size();
-        return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    };
-    return {median(msA), median(msB)};
+    auto s = profile::measureLatency({{&a, &feedsA, "model A"}, {&b, &feedsB, "model B"}}, o.runs, o.warmup);
+    if (!s.ok()) throw s.error();
+    return {(*s)[0].median, (*s)[1].median};
 }
 
 /// Keeps copies of model A's values that model B also produces (and nothing else), and the

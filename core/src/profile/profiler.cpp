@@ -14,13 +14,6 @@
 
 namespace opstudio::profile {
 
-Clock steadyClock() {
-    return [] {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count();
-    };
-}
-
 int64_t peakRssBytes() {
     // VmHWM: the high-water mark that resetPeakRss() can rewind (getrusage's cannot be reset).
     std::ifstream status("/proc/self/status");
@@ -43,14 +36,17 @@ bool resetPeakRss() {
 
 namespace {
 
+// kind: 0 the node itself, 1 + ReorderKind for a reorder the plan runs for it.
 struct NodeKey {
     int parent;
     const ir::Node* node;
+    int kind = 0;
     bool operator==(const NodeKey&) const = default;
 };
 struct NodeKeyHash {
     size_t operator()(const NodeKey& k) const {
-        return std::hash<const void*>()(k.node) * 31u + static_cast<size_t>(k.parent + 1);
+        return (std::hash<const void*>()(k.node) * 31u + static_cast<size_t>(k.parent + 1)) * 3u +
+               static_cast<size_t>(k.kind);
     }
 };
 
@@ -67,6 +63,7 @@ class ProfilingObserver final : public rt::ExecutionObserver {
 public:
     struct Record {
         const ir::Node* node = nullptr;
+        int kind = 0; // NodeKey::kind
         int parent = -1;
         int depth = 0;
         std::vector<double> samplesNs; // one per timed run
@@ -77,7 +74,9 @@ public:
         std::vector<std::vector<int64_t>> inputShapes, outputShapes;
     };
 
-    ProfilingObserver(const ir::Model& model, Clock clock) : m_clock(std::move(clock)) { indexGraph(*model.graph); }
+    ProfilingObserver(const ir::Model& model, Clock clock) : m_clock(std::move(clock)) {
+        indexGraph(*model.graph);
+    }
 
     // Phase switches, set by the profiler between runs.
     bool recordCosts = false;
@@ -92,7 +91,8 @@ public:
     std::vector<TraceEvent> trace;
 
     void setFeeds(const std::map<std::string, ir::Tensor>& feeds) {
-        for (const auto& [name, t] : feeds) m_values[name] = infoOf(t, false);
+        for (const auto& [name, t] : feeds)
+            m_values[name] = infoOf(t, false);
     }
 
     void onRunBegin() override { m_stack.clear(); }
@@ -105,29 +105,63 @@ public:
         if (timed) ++m_timedRunsDone;
     }
 
-    void onNodeBegin(const ir::Node& node, int depth) override {
+    // Timing only: output values are never read, so the plan hands over whatever layout it keeps.
+    bool wantsPlainOutputs() const override { return false; }
+
+    void onNodeBegin(const ir::Node& node, int depth) override { begin(node, depth, 0); }
+
+    void onNodeEnd(const ir::Node& node, int depth, const std::vector<ir::Tensor>& outputs) override {
+        if (Record* r = end(depth); r && recordCosts) recordCall(*r, node, outputs);
+    }
+
+    void onReorderBegin(const ir::Node& node, int depth, rt::ReorderKind kind) override {
+        begin(node, depth, 1 + static_cast<int>(kind));
+    }
+
+    void onReorderEnd(const ir::Node&, int depth, rt::ReorderKind, const ir::Tensor& converted) override {
+        // A reorder reads the tensor once and writes it once.
+        if (Record* r = end(depth); r && recordCosts) {
+            const double bytes = static_cast<double>(converted.byteSize());
+            r->cost.bytesRead += bytes;
+            r->cost.bytesWritten += bytes;
+            if (!r->shapesSet) {
+                r->shapesSet = true;
+                r->inputShapes.push_back(converted.shape());
+                r->outputShapes.push_back(converted.shape());
+            }
+        }
+    }
+
+private:
+    struct Frame {
+        int record;
+        int64_t start;
+    };
+
+    void begin(const ir::Node& node, int depth, int kind) {
         const int parent = depth > 0 && !m_stack.empty() ? m_stack.back().record : -1;
         int rec;
-        auto it = m_index.find(NodeKey{parent, &node});
+        auto it = m_index.find(NodeKey{parent, &node, kind});
         if (it != m_index.end()) {
             rec = it->second;
         } else {
             rec = static_cast<int>(records.size());
             Record r;
             r.node = &node;
+            r.kind = kind;
             r.parent = parent;
             r.depth = depth;
             // A node first seen late (an If branch taken only now) ran zero time in earlier runs.
             r.samplesNs.assign(static_cast<size_t>(m_timedRunsDone), 0.0);
             records.push_back(std::move(r));
-            m_index.emplace(NodeKey{parent, &node}, rec);
+            m_index.emplace(NodeKey{parent, &node, kind}, rec);
         }
         m_stack.push_back({rec, m_clock()});
     }
 
-    void onNodeEnd(const ir::Node& node, int depth, const std::vector<ir::Tensor>& outputs) override {
+    Record* end(int depth) {
         const int64_t end = m_clock();
-        if (m_stack.empty()) return;
+        if (m_stack.empty()) return nullptr;
         const Frame f = m_stack.back();
         m_stack.pop_back();
         Record& r = records[static_cast<size_t>(f.record)];
@@ -141,23 +175,19 @@ public:
                     traceTruncated = true;
             }
         }
-        if (recordCosts) recordCall(r, node, outputs);
+        return &r;
     }
 
-private:
-    struct Frame {
-        int record;
-        int64_t start;
-    };
-
     void indexGraph(const ir::Graph& g) {
-        for (const auto& [name, t] : g.initializers) m_constants[name] = infoOf(t, true);
+        for (const auto& [name, t] : g.initializers)
+            m_constants[name] = infoOf(t, true);
         g.forEachNode([&](const ir::Node& n) {
             m_owner[&n] = &g;
             if (n.opType == "Constant")
                 for (const auto& out : n.outputs)
                     if (const ir::Tensor* t = g.constantValue(out)) m_constants[out] = infoOf(*t, true);
-            for (const ir::Graph* sub : n.subgraphs()) indexGraph(*sub);
+            for (const ir::Graph* sub : n.subgraphs())
+                indexGraph(*sub);
         });
     }
 
@@ -182,13 +212,17 @@ private:
     void recordCall(Record& r, const ir::Node& node, const std::vector<ir::Tensor>& outputs) {
         std::vector<TensorInfo> ins, outs;
         ins.reserve(node.inputs.size());
-        for (const auto& name : node.inputs) ins.push_back(name.empty() ? TensorInfo{} : lookup(name, node));
-        for (const auto& t : outputs) outs.push_back(infoOf(t, false));
+        for (const auto& name : node.inputs)
+            ins.push_back(name.empty() ? TensorInfo{} : lookup(name, node));
+        for (const auto& t : outputs)
+            outs.push_back(infoOf(t, false));
         r.cost += estimateCost(node, ins, outs);
         if (!r.shapesSet) {
             r.shapesSet = true;
-            for (const auto& i : ins) r.inputShapes.push_back(i.known ? i.shape : std::vector<int64_t>{-1});
-            for (const auto& o : outs) r.outputShapes.push_back(o.known ? o.shape : std::vector<int64_t>{-1});
+            for (const auto& i : ins)
+                r.inputShapes.push_back(i.known ? i.shape : std::vector<int64_t>{-1});
+            for (const auto& o : outs)
+                r.outputShapes.push_back(o.known ? o.shape : std::vector<int64_t>{-1});
         }
         for (size_t i = 0; i < outputs.size() && i < node.outputs.size(); ++i)
             if (!node.outputs[i].empty()) m_values[node.outputs[i]] = outs[i];
@@ -213,11 +247,13 @@ struct ObserverGuard {
 constexpr double kNsPerMs = 1e6;
 
 // Throughput in G-units per second from a count per run and a time in ms.
-double perSecondG(double count, double ms) { return ms > 0 ? count / (ms * 1e6) : 0; }
+double perSecondG(double count, double ms) {
+    return ms > 0 ? count / (ms * 1e6) : 0;
+}
 
 // Places one node; returns the time in ms it would take at its attainable ceiling (0 when unknown).
-double placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gbps, std::string& bound, double& pct,
-                 double* attainable) {
+double placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gbps, std::string& bound,
+                 double& pct, double* attainable) {
     if (c.fp32Gflops <= 0) return 0;
     if (cost.flops > 0) {
         const RooflinePoint p = placeOnRoofline(c, cost.intensity(), gflops, cost.integer, cost.bytes());
@@ -238,7 +274,8 @@ double placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gb
 
 } // namespace
 
-Profiler::Profiler(rt::Session& session, ProfileOptions options) : m_session(session), m_options(std::move(options)) {
+Profiler::Profiler(rt::Session& session, ProfileOptions options)
+    : m_session(session), m_options(std::move(options)) {
     if (!m_options.clock) m_options.clock = steadyClock();
 }
 
@@ -254,26 +291,38 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
     resetPeakRss();
 
     // Warm-up; the first run also records shapes and costs (so at least one untimed run happens).
+    // Observed and unobserved runs alternate (same plan either way): the observed ones give the
+    // per-node rows, the unobserved ones the total that `run` and `compare` would measure.
     const int warmup = std::max(1, m_options.warmup);
     for (int w = 0; w < warmup; ++w) {
         obs.recordCosts = w == 0;
         auto r = m_session.run(feeds);
         if (!r) return r.error();
+        m_session.setObserver(nullptr);
+        auto plain = m_session.run(feeds);
+        m_session.setObserver(&obs);
+        if (!plain) return plain.error();
     }
     obs.recordCosts = false;
     obs.timed = true;
 
-    std::vector<double> totalNs;
+    std::vector<double> observedMs, unobservedMs;
     std::vector<TraceEvent> runEvents;
     for (int i = 0; i < m_options.runs; ++i) {
         obs.timedRun = i;
+        // Observed run: timed like timeOneRun (clock around Session::run), start kept for the trace.
         const int64_t t0 = clock();
         if (i == 0) obs.traceOrigin = t0;
         auto r = m_session.run(feeds);
         const int64_t t1 = clock();
         if (!r) return r.error();
-        totalNs.push_back(static_cast<double>(t1 - t0));
+        observedMs.push_back(static_cast<double>(t1 - t0) / kNsPerMs);
         runEvents.push_back({-1, i, t0 - obs.traceOrigin, t1 - t0, 0});
+        m_session.setObserver(nullptr);
+        auto plain = timeOneRun(m_session, feeds, clock);
+        m_session.setObserver(&obs);
+        if (!plain) return plain.error();
+        unobservedMs.push_back(*plain);
     }
 
     Profile p;
@@ -282,9 +331,8 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
     p.warmup = m_options.warmup;
     const int threads = m_session.options().threads;
     p.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<double> totalMs;
-    for (double ns : totalNs) totalMs.push_back(ns / kNsPerMs);
-    p.total = summarize(totalMs);
+    p.total = summarize(unobservedMs);
+    p.observedTotal = summarize(observedMs);
     p.weightBytes = m_session.model().weightBytes();
     p.parameterCount = m_session.model().parameterCount();
     p.peakActivationBytes = m_session.peakActivationBytes();
@@ -295,32 +343,46 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
     // Nodes, in first-execution order (pre-order: a parent begins before its children).
     for (const auto& r : obs.records) {
         NodeProfile n;
-        n.name = r.node->name.empty() ? r.node->opType + "_" + std::to_string(r.node->id) : r.node->name;
-        n.opType = r.node->opType;
-        n.domain = r.node->domain;
-        n.id = r.node->id;
+        const std::string nodeName =
+            r.node->name.empty() ? r.node->opType + "_" + std::to_string(r.node->id) : r.node->name;
+        if (r.kind == 0) {
+            n.name = nodeName;
+            n.opType = r.node->opType;
+            n.domain = r.node->domain;
+            n.id = r.node->id;
+            // Body node ids are only unique within their body: ask the session about main-graph nodes only.
+            n.kernelPath = r.depth == 0 ? std::string(m_session.kernelPath(r.node->id)) : std::string("body");
+        } else {
+            const bool toChannelsLast = r.kind == 1 + static_cast<int>(rt::ReorderKind::ToChannelsLast);
+            n.name = std::string(toChannelsLast ? "reorder→nhwc" : "reorder→nchw") + " (" + nodeName + ")";
+            n.opType = "Reorder";
+            n.reorderFor = nodeName;
+            n.kernelPath = "onednn";
+        }
         n.depth = r.depth;
         n.parent = r.parent;
-        // Body node ids are only unique within their body: ask the session about main-graph nodes only.
-        n.kernelPath = r.depth == 0 ? std::string(m_session.kernelPath(r.node->id)) : std::string("body");
         std::vector<double> ms;
-        for (double ns : r.samplesNs) ms.push_back(ns / kNsPerMs);
+        for (double ns : r.samplesNs)
+            ms.push_back(ns / kNsPerMs);
         n.time = summarize(ms);
         n.callsPerRun = static_cast<double>(r.totalCalls) / p.runs;
-        n.share = p.total.median > 0 ? n.time.median / p.total.median : 0;
+        n.share = p.observedTotal.median > 0 ? n.time.median / p.observedTotal.median : 0;
         n.inputShapes = r.inputShapes;
         n.outputShapes = r.outputShapes;
         n.cost = r.cost;
         n.gflops = perSecondG(n.cost.flops, n.time.median);
         n.gbps = perSecondG(n.cost.bytes(), n.time.median);
-        n.idealMs = placeNode(p.ceilings, n.cost, n.gflops, n.gbps, n.bound, n.rooflinePercent, &n.attainableGflops);
+        n.idealMs =
+            placeNode(p.ceilings, n.cost, n.gflops, n.gbps, n.bound, n.rooflinePercent, &n.attainableGflops);
         p.nodes.push_back(std::move(n));
     }
     for (size_t i = 0; i < p.nodes.size(); ++i)
-        if (p.nodes[i].parent >= 0) p.nodes[static_cast<size_t>(p.nodes[i].parent)].children.push_back(static_cast<int>(i));
+        if (p.nodes[i].parent >= 0)
+            p.nodes[static_cast<size_t>(p.nodes[i].parent)].children.push_back(static_cast<int>(i));
     for (NodeProfile& n : p.nodes) {
         double childMs = 0;
-        for (int c : n.children) childMs += p.nodes[static_cast<size_t>(c)].time.median;
+        for (int c : n.children)
+            childMs += p.nodes[static_cast<size_t>(c)].time.median;
         n.selfMedianMs = std::max(0.0, n.time.median - childMs);
         p.totalFlops += n.cost.flops;
         p.totalBytes += n.cost.bytes();
@@ -347,13 +409,14 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
         }
     }
     for (auto& [name, t] : byType) {
-        t.share = p.total.median > 0 ? t.totalMs / p.total.median : 0;
+        t.share = p.observedTotal.median > 0 ? t.totalMs / p.observedTotal.median : 0;
         t.gflops = perSecondG(t.flops, t.totalMs);
         const auto& bounds = boundMs[name];
         if (!bounds.empty()) {
             // The bound where most of the type's time goes.
-            t.bound = std::max_element(bounds.begin(), bounds.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+            t.bound = std::max_element(bounds.begin(), bounds.end(), [](const auto& a, const auto& b) {
+                          return a.second < b.second;
+                      })->first;
             t.rooflinePercent = placedMs[name] > 0 ? 100.0 * idealMs[name] / placedMs[name] : 0;
         }
         p.opTypes.push_back(t);

@@ -149,7 +149,7 @@ void profileSection(Html& h, const std::string& heading, const profile::Profile&
     int rank = 0;
     for (size_t i : top) {
         const auto& n = p.nodes[i];
-        const double share = p.total.median > 0 ? 100.0 * n.selfMedianMs / p.total.median : 0;
+        const double share = p.observedTotal.median > 0 ? 100.0 * n.selfMedianMs / p.observedTotal.median : 0;
         rows.push_back({std::to_string(++rank), n.name, n.opType, fixed(n.selfMedianMs, 3), fixed(share, 1),
                         fixed(n.gflops, 1), n.bound.empty() ? "-" : n.bound,
                         n.bound.empty() ? "-" : fixed(n.rooflinePercent, 0), n.kernelPath});

@@ -41,7 +41,7 @@ nlohmann::json profileJson(const profile::Profile& p, int topK) {
         top.push_back({{"name", n.name},
                        {"op_type", n.opType},
                        {"self_ms", number(n.selfMedianMs)},
-                       {"share", number(p.total.median > 0 ? n.selfMedianMs / p.total.median : 0)},
+                       {"share", number(p.observedTotal.median > 0 ? n.selfMedianMs / p.observedTotal.median : 0)},
                        {"gflops", number(n.gflops)},
                        {"bound", n.bound.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.bound)},
                        {"kernel", n.kernelPath}});

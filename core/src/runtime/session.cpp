@@ -137,6 +137,8 @@ size_t Session::peakActivationBytes() const { return m_pool ? m_pool->peakBytes(
 
 std::string_view Session::kernelPath(ir::NodeId id) const { return m_plan->kernelPath(id); }
 
+const std::vector<ExecutedStep>& Session::lastExecution() const { return m_plan->lastExecution(); }
+
 std::map<std::string, ir::Tensor> randomFeeds(const Session& session, uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::map<std::string, ir::Tensor> feeds;

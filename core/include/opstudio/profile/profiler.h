@@ -1,8 +1,10 @@
 #pragma once
 // Profiler: runs a session with an ExecutionObserver attached (warm-up runs, then N timed runs)
-// and turns the per-node timings into statistics, costs and roofline positions. Sessions pay
-// nothing when no profiler is attached (the observer pointer is null-checked).
+// and turns the per-node timings into statistics, costs and roofline positions. The observer does
+// not change the plan, and the reported total is the latency of unobserved runs interleaved with
+// the observed ones (profile/latency.h: the same mechanism as compare and report).
 #include "opstudio/profile/cost_model.h"
+#include "opstudio/profile/latency.h"
 #include "opstudio/profile/machine.h"
 #include "opstudio/profile/statistics.h"
 #include "opstudio/runtime/session.h"
@@ -17,11 +19,6 @@
 
 namespace opstudio::profile {
 
-/// Monotonic time in nanoseconds. Tests inject a synthetic one.
-using Clock = std::function<int64_t()>;
-/// std::chrono::steady_clock in nanoseconds.
-Clock steadyClock();
-
 struct ProfileOptions {
     int runs = 20;
     int warmup = 3;
@@ -33,10 +30,12 @@ struct ProfileOptions {
     std::optional<MachineInfo> machine;
 };
 
-/// One node (of the main graph or of a subgraph body) and its measurements.
+/// One node (of the main graph or of a subgraph body) and its measurements, or one layout reorder
+/// the plan runs for a node (opType "Reorder", id kNoNode, `reorderFor` names that node).
 struct NodeProfile {
     std::string name;
     std::string opType;
+    std::string reorderFor; // reorder rows: the node that needs the reorder (or produced a graph output)
     std::string domain;
     ir::NodeId id = ir::kNoNode;
     int depth = 0;       // 0: main graph; > 0: inside that many If/Loop/Scan bodies
@@ -99,7 +98,11 @@ struct Profile {
     int runs = 0;
     int warmup = 0;
     int threads = 1;
-    Summary total; // ms, measured around Session::run
+    /// ms: unobserved Session::run calls interleaved with the observed ones (measureLatency's mechanism):
+    /// the latency `run`, `compare` and `report` report for this plan.
+    Summary total;
+    /// ms: the observed runs the per-node rows come from (rows, reorders included, add up to about this).
+    Summary observedTotal;
     std::vector<NodeProfile> nodes; // pre-order: every parent precedes its children
     std::vector<OpTypeProfile> opTypes; // by total time, descending
     std::vector<SubgraphProfile> subgraphs;

@@ -61,6 +61,8 @@ public:
                                 ExecutionObserver* observer, int depth) const;
     const ir::Graph& graph() const { return m_graph; }
     std::string_view kernelPath(ir::NodeId id) const;
+    /// Steps of the last top-level run (depth 0), see Session::lastExecution.
+    const std::vector<ExecutedStep>& lastExecution() const { return m_lastExecution; }
 
 private:
     struct Step;
@@ -72,8 +74,9 @@ private:
     std::vector<int> m_inputSlots, m_outputSlots;
     std::vector<std::pair<int, ir::Tensor>> m_constants;
     std::vector<std::pair<int, std::string>> m_outerSlots;
-    /// Keep 4-D activations channels-last between oneDNN convolutions (top-level runs without an
-    /// observer; OPSTUDIO_CHANNELS_LAST=0 turns it off). Decided per value at build, see graph_plan.cpp.
+    mutable std::vector<ExecutedStep> m_lastExecution;
+    /// Keep 4-D activations channels-last between oneDNN convolutions (top-level runs, observed or
+    /// not; OPSTUDIO_CHANNELS_LAST=0 turns it off). Decided per value at build, see graph_plan.cpp.
     bool m_channelsLast = false;
     void planChannelsLast(const ir::Graph& graph);
 };

@@ -24,15 +24,41 @@ struct SessionOptions {
     bool reference = false;
 };
 
-/// Hook for profilers. Calls come from the thread that calls Session::run.
+/// A layout reorder the plan runs between nodes (4-D activations kept channels-last between convolutions).
+enum class ReorderKind : uint8_t { ToChannelsLast, ToPlain };
+
+/// Hook for profilers, calibration and comparison. Calls come from the thread that calls Session::run.
 /// Nodes inside subgraphs report depth > 0 and the enclosing node through `parent`.
+/// Attaching an observer never changes the plan: the observed run executes the same kernels in the
+/// same layouts as the unobserved one (the profiled plan is the plan that runs).
 class ExecutionObserver {
 public:
     virtual ~ExecutionObserver() = default;
     virtual void onRunBegin() {}
     virtual void onRunEnd() {}
     virtual void onNodeBegin(const ir::Node& node, int depth) {}
+    /// `outputs` hold plain (NCHW) values when wantsPlainOutputs(); otherwise a 4-D output may store its
+    /// bytes channels-last (logical shape [N, C, H, W] either way).
     virtual void onNodeEnd(const ir::Node& node, int depth, const std::vector<ir::Tensor>& outputs) {}
+    /// True (default): channels-last outputs are handed to onNodeEnd as plain copies, made after the node
+    /// ran. Timing-only observers return false so that nothing extra runs inside the measured plan.
+    virtual bool wantsPlainOutputs() const { return true; }
+    /// A reorder the plan runs for `node`: before it reads a channels-last input as plain (or a plain one
+    /// channels-last), or, for a graph output, after `node` produced it. `converted` is the result.
+    virtual void onReorderBegin(const ir::Node& node, int depth, ReorderKind kind) {}
+    virtual void onReorderEnd(const ir::Node& node, int depth, ReorderKind kind,
+                              const ir::Tensor& converted) {}
+};
+
+/// How one main-graph node ran in the last run: kernel path, layouts of its input 0 / output 0 and the
+/// number of reorders the plan ran for it. Equal with and without an observer attached.
+struct ExecutedStep {
+    ir::NodeId node = ir::kNoNode;
+    std::string kernelPath;
+    bool inputChannelsLast = false;
+    bool outputChannelsLast = false;
+    int reorders = 0;
+    bool operator==(const ExecutedStep&) const = default;
 };
 
 struct NamedTensor {
@@ -67,6 +93,8 @@ public:
     const SessionOptions& options() const { return m_options; }
     /// The kernel path chosen for a node ("onednn", "eigen", "reference").
     std::string_view kernelPath(ir::NodeId id) const;
+    /// The main graph's steps as the last run executed them (schedule order).
+    const std::vector<ExecutedStep>& lastExecution() const;
 
 private:
     Session() = default;
