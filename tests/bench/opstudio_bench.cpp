@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
         auto session = rt::Session::create(m, o);
         if (!session) throw session.error();
         if (!writeInputs.empty()) {
-            testing::writeRawFeeds(rt::randomFeeds(*session.value(), seed), writeInputs);
+            opstudio::testing::writeRawFeeds(rt::randomFeeds(*session.value(), seed), writeInputs);
             return 0;
         }
         const auto feeds = readRawFeeds(inputs);
