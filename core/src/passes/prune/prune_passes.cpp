@@ -1,9 +1,11 @@
 #include "passes/all_passes.h"
+#include "passes/prune/prune_util.h"
 
 namespace opstudio::passes {
 
 void registerPruningPasses(PassRegistry& r) {
-    (void)r;
+    r.add(prune::magnitudePruningPass());
+    r.add(prune::nmPruningPass());
 }
 
 } // namespace opstudio::passes
