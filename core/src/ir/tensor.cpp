@@ -2,6 +2,7 @@
 
 #include "opstudio/ir/half.h"
 #include "opstudio/util/error.h"
+#include "opstudio/util/shape_math.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -98,13 +99,13 @@ std::string shapeToString(const std::vector<int64_t>& shape) {
 }
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : m_dtype(dtype), m_shape(std::move(shape)) {
-    for (int64_t d : m_shape)
-        if (d < 0) throw Error("negative dimension in tensor shape " + shapeToString(m_shape));
+    const size_t bytes =
+        util::checkedBytes(m_shape, dtype == DType::String ? sizeof(std::string) : dtypeSize(dtype), "tensor");
     if (dtype == DType::String) {
         m_strings = std::make_shared<std::vector<std::string>>(static_cast<size_t>(shapeNumel(m_shape)));
         return;
     }
-    m_buffer = Buffer::allocate(byteSize());
+    m_buffer = Buffer::allocate(bytes);
 }
 
 Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape) {

@@ -2,6 +2,7 @@
 // before allocation, external data stays inside the model's folder, and every failure becomes
 // an opstudio::Error with the node, op type and file it concerns.
 #include "onnx_internal.h"
+#include "opstudio/util/shape_math.h"
 
 #include "opstudio/onnx/model_io.h"
 
@@ -37,19 +38,9 @@ int64_t parseInt(const std::string& text, const std::string& what) {
     }
 }
 
-/// Element count with overflow and sanity checks.
+/// Element count through the one checked place for shape arithmetic (util/shape_math.h).
 int64_t checkedNumel(const std::vector<int64_t>& dims, const std::string& name) {
-    int64_t n = 1;
-    for (int64_t d : dims) {
-        if (d < 0)
-            throw Error("tensor '" + name + "' has a negative dimension (" + std::to_string(d) +
-                        ") in shape " + ir::shapeToString(dims));
-        if (d != 0 && n > detail::kMaxTensorElements / d)
-            throw Error("tensor '" + name + "' has an absurd shape " + ir::shapeToString(dims) +
-                        " (more than 2^40 elements)");
-        n *= d;
-    }
-    return n;
+    return util::checkedNumel(dims, "tensor '" + name + "'");
 }
 
 template <typename Src, typename Dst>

@@ -2,6 +2,7 @@
 
 #include "opstudio/runtime/graph_plan.h"
 #include "runtime/kernels/all_kernels.h"
+#include "opstudio/util/shape_math.h"
 
 namespace opstudio::rt {
 
@@ -55,12 +56,16 @@ const ir::Tensor& KernelContext::input(size_t i) const {
 ir::Tensor& KernelContext::allocate(size_t i, ir::DType dtype, std::vector<int64_t> shape) {
     if (i >= m_outputs.size())
         throw Error("node '" + m_node.name + "' (" + m_node.opType + ") has no output " + std::to_string(i));
-    for (int64_t d : shape)
-        if (d < 0) throw Error("negative output dimension " + ir::shapeToString(shape));
+    size_t bytes = 0;
+    try {
+        bytes = util::checkedBytes(shape, dtype == ir::DType::String ? sizeof(std::string) : ir::dtypeSize(dtype),
+                                   "output " + std::to_string(i));
+    } catch (const Error& e) {
+        throw Error(e.what(), ErrorContext{{}, m_node.name, m_node.opType, m_node.domain, 0});
+    }
     if (dtype == ir::DType::String || !m_pool) {
         m_outputs[i] = ir::Tensor(dtype, std::move(shape));
     } else {
-        const size_t bytes = static_cast<size_t>(ir::shapeNumel(shape)) * ir::dtypeSize(dtype);
         m_outputs[i] = ir::Tensor::view(dtype, std::move(shape), m_pool->acquire(bytes));
     }
     return m_outputs[i];

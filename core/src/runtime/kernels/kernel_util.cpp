@@ -49,7 +49,8 @@ Shape broadcastStrides(const Shape& in, const Shape& out) {
 
 int64_t normalizeAxis(int64_t axis, int64_t rank) {
     const int64_t r = axis < 0 ? axis + rank : axis;
-    if (r < 0 || r >= std::max<int64_t>(rank, 1))
+    // No axis is valid for a scalar (rank 0): accepting axis 0 there let kernels index an empty shape.
+    if (r < 0 || r >= rank)
         throw Error("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
     return r;
 }

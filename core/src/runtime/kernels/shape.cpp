@@ -9,6 +9,7 @@
 // with stride 0 on the repeat dims, Transpose: permuted strides). The fast path copies
 // contiguous runs or blocked tiles; the reference path walks the output one element at a time.
 #include "runtime/kernels/kernel_util.h"
+#include "opstudio/util/shape_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -70,18 +71,13 @@ void fillElems(const Tensor& src, int64_t srcIdx, Tensor& dst, int64_t dstOff, i
     });
 }
 
-// Product of dims, failing on negative dims or int64 overflow (hostile shapes).
+// Product of dims through the one checked place (util/shape_math.h), with the node in the error.
 int64_t checkedNumel(const ir::Node& node, const Shape& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) {
-        if (d < 0) kernelFail(node, "negative dimension in shape " + ir::shapeToString(shape));
-        if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
-            kernelFail(node, "shape " + ir::shapeToString(shape) + " has too many elements");
-        n *= d;
+    try {
+        return util::checkedNumel(shape);
+    } catch (const Error& e) {
+        kernelFail(node, e.what());
     }
-    // Reject absurd sizes before allocating (2^40 elements is far beyond any CPU model).
-    if (n > (int64_t{1} << 40)) kernelFail(node, "shape " + ir::shapeToString(shape) + " has too many elements");
-    return n;
 }
 
 // A one-element tensor of `dt` holding `v` (numeric dtypes, float16/bfloat16; "" for strings).
