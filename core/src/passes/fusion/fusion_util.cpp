@@ -173,13 +173,4 @@ PassInfo rulePass(std::string name, std::string description, bool exact, std::ve
     return info;
 }
 
-ParamSpec boolParam(std::string name, std::string description, bool defaultValue) {
-    ParamSpec p;
-    p.name = std::move(name);
-    p.type = ParamSpec::Type::Bool;
-    p.description = std::move(description);
-    p.defaultValue = defaultValue;
-    return p;
-}
-
 } // namespace opstudio::passes::fusion

@@ -2,6 +2,7 @@
 // Helpers shared by the fusion passes: constant look-ups, single-consumer checks, pass factories.
 #include "opstudio/passes/graph_edit.h"
 #include "opstudio/passes/pass.h"
+#include "passes/param_spec_util.h"
 
 #include <functional>
 #include <optional>
@@ -62,8 +63,6 @@ std::optional<ActivationInfo> readActivation(const ir::Model& m, const ir::Node&
 /// A PassInfo for a rewrite rule.
 PassInfo rulePass(std::string name, std::string description, bool exact, std::vector<ParamSpec> params,
                   std::function<std::unique_ptr<RewriteRule>()> makeRule);
-
-ParamSpec boolParam(std::string name, std::string description, bool defaultValue);
 
 // Pass factories (one file each).
 PassInfo convBatchNormFusionPass();

@@ -116,22 +116,5 @@ ParamSpec skipParam() {
         "skip", ParamSpec::Type::NodeList, "Node names never pruned (e.g. the LM head), ';'-separated", 0, 0,
         {},     std::vector<std::string>{}};
 }
-ParamSpec floatParam(std::string name, std::string description, double min, double max, double value) {
-    return {std::move(name), ParamSpec::Type::Float, std::move(description), min, max, {}, value};
-}
-ParamSpec intParam(std::string name, std::string description, int64_t min, int64_t max, int64_t value) {
-    return {std::move(name),
-            ParamSpec::Type::Int,
-            std::move(description),
-            static_cast<double>(min),
-            static_cast<double>(max),
-            {},
-            value};
-}
-ParamSpec enumParam(std::string name, std::string description, std::vector<std::string> choices,
-                    std::string value) {
-    return {std::move(name),    ParamSpec::Type::Enum, std::move(description), 0, 0,
-            std::move(choices), std::move(value)};
-}
 
 } // namespace opstudio::passes::prune

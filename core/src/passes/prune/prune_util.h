@@ -2,6 +2,7 @@
 // Shared by the unstructured and N:M pruning passes: find the prunable weight of a layer, view it as
 // output rows × reduction elements, write a pruned copy back and report per-layer sparsity.
 #include "opstudio/passes/pass.h"
+#include "passes/param_spec_util.h"
 
 #include <cstdint>
 #include <string>
@@ -32,12 +33,8 @@ void scatterRows(PassContext& ctx, const LayerWeight& layer, const std::vector<f
 /// Fraction of exact zeros.
 double zeroFraction(const std::vector<float>& v);
 
-/// Common parameters.
+/// The skip list every pruning pass takes (int/float/enum builders: passes/param_spec_util.h).
 ParamSpec skipParam();
-ParamSpec floatParam(std::string name, std::string description, double min, double max, double value);
-ParamSpec intParam(std::string name, std::string description, int64_t min, int64_t max, int64_t value);
-ParamSpec enumParam(std::string name, std::string description, std::vector<std::string> choices,
-                    std::string value);
 
 // Pass factories (one file each).
 PassInfo magnitudePruningPass();
