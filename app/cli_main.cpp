@@ -27,6 +27,8 @@ constexpr AddCommand kCommands[] = {
     opstudio::cli::addLayoutCommand,
     opstudio::cli::addCompareCommand,
     opstudio::cli::addReportCommand,
+    opstudio::cli::addGenerateCommand,
+    opstudio::cli::addPerplexityCommand,
 };
 
 std::string oneLine(std::string text) {

@@ -18,5 +18,7 @@ void addLayoutCommand(CLI::App& app, CommandAction& action);
 void addCompareCommand(CLI::App& app, CommandAction& action);
 void addReportCommand(CLI::App& app, CommandAction& action);
 void addPassesCommand(CLI::App& app, CommandAction& action);
+void addGenerateCommand(CLI::App& app, CommandAction& action);
+void addPerplexityCommand(CLI::App& app, CommandAction& action);
 
 } // namespace opstudio::cli
