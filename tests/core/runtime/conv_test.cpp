@@ -274,53 +274,66 @@ TEST(ConvTranspose, BadWeightsThrow) {
 // FusedConv (com.microsoft)
 
 TEST(FusedConv, EqualsConvThenActivation) {
-    const Tensor x = randomTensor(DType::F32, {1, 7, 13, 13}, 21);
-    const Tensor w = randomTensor(DType::F32, {5, 7, 3, 3}, 22);
-    const Tensor b = randomTensor(DType::F32, {5}, 23);
-    const auto conv = runNode({"Conv", "", 17, {attrInts("pads", {1, 1, 1, 1})}}, {x, w, b}, true)[0];
-    struct Act {
-        const char* name;
-        std::vector<float> params;
-        float (*f)(float);
-    };
-    const Act acts[] = {
-        {"Relu", {}, [](float v) { return v > 0 ? v : 0.f; }},
-        {"LeakyRelu", {0.1f}, [](float v) { return v >= 0 ? v : 0.1f * v; }},
-        {"Sigmoid", {}, [](float v) { return 1.f / (1.f + std::exp(-v)); }},
-        {"Tanh", {}, [](float v) { return std::tanh(v); }},
-        {"Clip", {-0.5f, 0.5f}, [](float v) { return std::min(0.5f, std::max(-0.5f, v)); }},
-        {"HardSigmoid", {0.2f, 0.5f}, [](float v) { return std::min(1.f, std::max(0.f, 0.2f * v + 0.5f)); }},
-    };
-    for (const auto& act : acts) {
-        Tensor expected = conv.clone();
-        for (float& v : expected.span<float>())
-            v = act.f(v);
-        std::vector<ir::Attribute> attrs{attrInts("pads", {1, 1, 1, 1}), attrString("activation", act.name)};
-        if (!act.params.empty()) attrs.push_back(attrFloats("activation_params", act.params));
-        for (bool reference : {true, false}) {
-            const auto y = runNode({"FusedConv", "com.microsoft", 1, attrs, 1, {false, true, true}},
-                                   {x, w, b}, reference);
-            EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol))
-                << act.name << (reference ? " reference" : " fast");
+    // 3x3 with pads (oneDNN post-op) and pointwise 1x1 on odd shapes (plain gemm conv; the cheap
+    // activations are applied after the primitive there).
+    for (const int64_t k : {3, 1}) {
+        const Tensor x = randomTensor(DType::F32, {1, 7, 13, 13}, 21);
+        const Tensor w = randomTensor(DType::F32, {5, 7, k, k}, 22);
+        const Tensor b = randomTensor(DType::F32, {5}, 23);
+        const int64_t pad = k / 2;
+        const auto conv =
+            runNode({"Conv", "", 17, {attrInts("pads", {pad, pad, pad, pad})}}, {x, w, b}, true)[0];
+        struct Act {
+            const char* name;
+            std::vector<float> params;
+            float (*f)(float);
+        };
+        const Act acts[] = {
+            {"Relu", {}, [](float v) { return v > 0 ? v : 0.f; }},
+            {"LeakyRelu", {0.1f}, [](float v) { return v >= 0 ? v : 0.1f * v; }},
+            {"Sigmoid", {}, [](float v) { return 1.f / (1.f + std::exp(-v)); }},
+            {"Tanh", {}, [](float v) { return std::tanh(v); }},
+            {"Clip", {-0.5f, 0.5f}, [](float v) { return std::min(0.5f, std::max(-0.5f, v)); }},
+            {"HardSigmoid",
+             {0.2f, 0.5f},
+             [](float v) { return std::min(1.f, std::max(0.f, 0.2f * v + 0.5f)); }},
+        };
+        for (const auto& act : acts) {
+            Tensor expected = conv.clone();
+            for (float& v : expected.span<float>())
+                v = act.f(v);
+            std::vector<ir::Attribute> attrs{attrInts("pads", {pad, pad, pad, pad}),
+                                             attrString("activation", act.name)};
+            if (!act.params.empty()) attrs.push_back(attrFloats("activation_params", act.params));
+            for (bool reference : {true, false}) {
+                const auto y = runNode({"FusedConv", "com.microsoft", 1, attrs, 1, {false, true, true}},
+                                       {x, w, b}, reference);
+                EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol))
+                    << act.name << " k" << k << (reference ? " reference" : " fast");
+            }
         }
     }
 }
 
 TEST(FusedConv, AddsSumInputBeforeActivation) {
     const Tensor x = randomTensor(DType::F32, {1, 3, 7, 7}, 31);
-    const Tensor w = randomTensor(DType::F32, {16, 3, 3, 3}, 32);
-    const Tensor b = randomTensor(DType::F32, {16}, 33);
-    const Tensor z = randomTensor(DType::F32, {1, 16, 5, 5}, 34);
-    Tensor expected = runNode({"Conv", "", 17, {}}, {x, w, b}, true)[0].clone();
-    const float* zd = z.data<float>();
-    float* e = expected.data<float>();
-    for (int64_t i = 0; i < expected.numel(); ++i)
-        e[i] = std::max(0.f, e[i] + zd[i]);
-    for (bool reference : {true, false}) {
-        const auto y = runNode(
-            {"FusedConv", "com.microsoft", 1, {attrString("activation", "Relu")}, 1, {false, true, true}},
-            {x, w, b, z}, reference);
-        EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol)) << (reference ? "reference" : "fast");
+    for (const int64_t k : {3, 1}) { // 1x1: the activation runs after oneDNN's sum post-op
+        const Tensor w = randomTensor(DType::F32, {16, 3, k, k}, 32);
+        const Tensor b = randomTensor(DType::F32, {16}, 33);
+        const int64_t o = 7 - k + 1;
+        const Tensor z = randomTensor(DType::F32, {1, 16, o, o}, 34);
+        Tensor expected = runNode({"Conv", "", 17, {}}, {x, w, b}, true)[0].clone();
+        const float* zd = z.data<float>();
+        float* e = expected.data<float>();
+        for (int64_t i = 0; i < expected.numel(); ++i)
+            e[i] = std::max(0.f, e[i] + zd[i]);
+        for (bool reference : {true, false}) {
+            const auto y = runNode(
+                {"FusedConv", "com.microsoft", 1, {attrString("activation", "Relu")}, 1, {false, true, true}},
+                {x, w, b, z}, reference);
+            EXPECT_TRUE(allClose(y[0], expected, kConvAtol, kConvRtol))
+                << "k" << k << (reference ? " reference" : " fast");
+        }
     }
 }
 

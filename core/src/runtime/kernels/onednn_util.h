@@ -75,6 +75,9 @@ struct FusedActivation {
     /// Reads "activation"/"activation_params"; kernelFail for an unknown activation.
     static FusedActivation fromNode(const ir::Node& node);
     bool active() const { return kind != Kind::None; }
+    /// Cheap enough to apply in a vectorized loop after the primitive (Relu, LeakyRelu, Clip,
+    /// HardSigmoid); Sigmoid and Tanh stay oneDNN post-ops.
+    bool cheap() const { return kind != Kind::None && kind != Kind::Sigmoid && kind != Kind::Tanh; }
     /// Appends the activation as eltwise post-ops (HardSigmoid = linear then clip to [0, 1]).
     void appendTo(dnnl::post_ops& ops) const;
     /// Reference: applies the activation to n values in place.
