@@ -108,6 +108,7 @@ void addGenerateCommand(CLI::App& app, CommandAction& action) {
                 {"prefill_tokens_per_second", r.prefillMs > 0 ? r.promptTokens / (r.prefillMs / 1e3) : 0.0},
                 {"decode_steps", r.decodeMs.size()},
                 {"decode_tokens_per_second", r.decodeTokensPerSecond},
+                {"decode_cpu_ms", r.decodeCpuMs},
                 {"weight_bytes_per_token", r.weightBytesPerToken},
                 {"kv_bytes_per_token", r.kvBytesPerToken},
                 {"achieved_gbps", r.achievedGBps()}};
@@ -134,6 +135,7 @@ void addGenerateCommand(CLI::App& app, CommandAction& action) {
                 std::cout << printable(request->prompt) << printable(text) << "\n";
             std::printf("prompt %lld tokens, generated %zu, threads %d\n",
                         static_cast<long long>(r.promptTokens), r.tokens.size(), threads);
+            std::printf("build     %.1f ms (session + warm-up)\n", d.buildMs());
             std::printf("prefill   %.2f ms (%.0f tokens/s)\n", r.prefillMs,
                         r.prefillMs > 0 ? r.promptTokens / (r.prefillMs / 1e3) : 0.0);
             std::printf("decode    %.1f tokens/s over %zu steps\n", r.decodeTokensPerSecond,

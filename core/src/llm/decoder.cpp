@@ -85,6 +85,7 @@ bool isKvCacheDecoder(const ir::Model& model) {
 Result<std::unique_ptr<Decoder>> Decoder::create(std::shared_ptr<const ir::Model> model,
                                                  const DecoderOptions& options) {
     if (!model) return Error("no model");
+    const auto t0 = std::chrono::steady_clock::now();
     auto layout = detectDecoder(*model);
     if (!layout.ok()) return layout.error();
     rt::SessionOptions so;
@@ -98,6 +99,16 @@ Result<std::unique_ptr<Decoder>> Decoder::create(std::shared_ptr<const ir::Model
     d->m_session = std::move(session.value());
     d->m_layout = std::move(layout.value());
     d->reset();
+    // Warm-up: a two-token prefill and one decode step create the kernels' per-shape state (oneDNN
+    // primitives, weights packed for M > 1 and M = 1) at build time, as ONNX Runtime pre-packs at
+    // session creation; otherwise the first prefill and the first decode step pay for it.
+    const int64_t tokens[2] = {0, 0};
+    for (size_t n : {size_t{2}, size_t{1}}) {
+        auto warm = d->forward(std::span<const int64_t>(tokens, n));
+        if (!warm.ok()) return warm.error();
+    }
+    d->reset();
+    d->m_buildMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return d;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <time.h>
 
 namespace opstudio::llm {
 
@@ -19,6 +20,12 @@ uint64_t nextRandom(uint64_t& s) {
 
 double elapsedMs(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double processCpuMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 } // namespace
@@ -84,9 +91,11 @@ Result<GenerateResult> generate(Decoder& decoder, std::span<const int64_t> promp
     bool more = !options.onToken || options.onToken(token, 0);
     for (int i = 1; i < options.tokens && more; ++i) {
         kvSum += static_cast<double>(decoder.pastLength()) * decoder.kvBytesPerToken();
+        const double cpu0 = processCpuMs();
         t0 = std::chrono::steady_clock::now();
         auto step = decoder.forward(std::span<const int64_t>(&token, 1));
         r.decodeMs.push_back(elapsedMs(t0));
+        r.decodeCpuMs += processCpuMs() - cpu0;
         if (!step.ok()) return step.error();
         token = sampler.next(lastRow(step.value()));
         r.tokens.push_back(token);

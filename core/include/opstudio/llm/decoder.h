@@ -57,6 +57,8 @@ public:
     const DecoderLayout& layout() const { return m_layout; }
     rt::Session& session() { return *m_session; }
     const ir::Model& model() const { return *m_model; }
+    /// Session build plus warm-up (a two-token prefill and one decode step), in ms.
+    double buildMs() const { return m_buildMs; }
     /// Bytes of KV cache per cached token (all layers, keys and values).
     int64_t kvBytesPerToken() const;
 
@@ -67,6 +69,7 @@ private:
     DecoderLayout m_layout;
     std::vector<ir::Tensor> m_past; // one per layout.past entry
     int64_t m_pastLength = 0;
+    double m_buildMs = 0;
 };
 
 /// Bytes of weights one decode step reads: every initializer read by a node, except that a Gather

@@ -42,6 +42,9 @@ struct GenerateResult {
     double prefillMs = 0;             // forward over the prompt (gives the first token)
     std::vector<double> decodeMs;     // one forward of one token each (tokens 2..N)
     double decodeTokensPerSecond = 0; // decodeMs.size() / sum(decodeMs)
+    /// Process CPU time of the decode steps (all threads). At 1 thread, decodeMs.size() / decodeCpuMs
+    /// is the decode rate without the time other processes took the core (shared machines).
+    double decodeCpuMs = 0;
     int64_t weightBytesPerToken = 0;
     double kvBytesPerToken = 0; // mean KV cache bytes read per decode step
     /// (weight + KV) bytes per token x tokens/s.
