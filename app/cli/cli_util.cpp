@@ -1,5 +1,7 @@
 #include "cli/cli_util.h"
 
+#include "opstudio/util/atomic_file.h"
+
 #include "opstudio/onnx/model_io.h"
 
 #include <algorithm>
@@ -104,10 +106,8 @@ void emitJson(const JsonOption& json, const nlohmann::json& doc) {
         std::cout << text << std::flush;
         return;
     }
-    std::ofstream out(json.file, std::ios::trunc);
-    if (!out) throw CliError("cannot write JSON to '" + json.file + "'");
-    out << text;
-    if (!out) throw CliError("cannot write JSON to '" + json.file + "'");
+    const Status written = opstudio::util::writeFileAtomically(json.file, text);
+    if (!written.ok()) throw CliError("cannot write JSON: " + std::string(written.error().what()));
 }
 
 std::map<std::string, int64_t> parseDims(const std::vector<std::string>& specs) {
@@ -140,13 +140,14 @@ std::string unsetDimsHint(const rt::Session& session) {
             if (dim.known()) continue;
             const bool named = !dim.symbol.empty();
             if (named && session.options().dims.count(dim.symbol)) continue;
-            list += (list.empty() ? "" : ", ") + (named ? dim.symbol : "dim " + std::to_string(d)) + " of input '" + in.name + "'";
+            list += (list.empty() ? "" : ", ") + (named ? dim.symbol : "dim " + std::to_string(d)) +
+                    " of input '" + in.name + "'";
             if (named && example.empty()) example = "--dim " + dim.symbol + "=320";
         }
     }
     if (list.empty()) return {};
-    return "symbolic dims set to 1: " + list + " (choose values with " + (example.empty() ? "--dim NAME=V" : example) +
-           ", repeatable, or pass real inputs with --inputs)";
+    return "symbolic dims set to 1: " + list + " (choose values with " +
+           (example.empty() ? "--dim NAME=V" : example) + ", repeatable, or pass real inputs with --inputs)";
 }
 
 Error withDimsHint(const Error& error, const rt::Session& session) {

@@ -2,6 +2,7 @@
 // Passes come from core/passes: --preset, then --recipe, then each --pass, in that order.
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "opstudio/util/atomic_file.h"
 
 #include "opstudio/onnx/model_io.h"
 #include "opstudio/passes/pipeline.h"
@@ -37,10 +38,9 @@ std::string readText(const std::string& path) {
 }
 
 void writeText(const std::string& path, const std::string& text, const char* what) {
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) throw CliError(std::string("cannot write ") + what + " '" + path + "'");
-    out << text;
-    if (!out) throw CliError(std::string("cannot write ") + what + " '" + path + "'");
+    const Status written = opstudio::util::writeFileAtomically(path, text);
+    if (!written.ok())
+        throw CliError(std::string("cannot write ") + what + ": " + std::string(written.error().what()));
 }
 
 /// --preset, then --recipe, then each --pass in order (the order docs/recipes.md promises).

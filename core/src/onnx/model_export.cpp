@@ -2,6 +2,7 @@
 #include "onnx_internal.h"
 
 #include "opstudio/onnx/model_io.h"
+#include "opstudio/util/atomic_file.h"
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -365,6 +366,7 @@ public:
         if (::rename(m_path.c_str(), m_final.c_str()) != 0)
             throw Error("cannot rename the temporary file to '" + m_final.string() + "'");
         m_committed = true;
+        util::syncParentDirectory(m_final.string());
     }
 
 private:
@@ -550,10 +552,8 @@ Status writeTensorFile(const ir::Tensor& tensor, const std::string& name, const 
         tensorToProto(tensor, name, proto);
         std::string bytes;
         if (!proto.SerializeToString(&bytes)) return Error("cannot serialize tensor '" + name + "'", where);
-        std::ofstream f(path, std::ios::binary | std::ios::trunc);
-        if (!f) return Error("cannot create tensor file", where);
-        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!f) return Error("cannot write tensor file", where);
+        const Status written = util::writeFileAtomically(path, bytes);
+        if (!written.ok()) return Error(std::string(written.error().what()), where);
         return Status::success();
     } catch (const Error& e) {
         Error copy = e;

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,9 @@ public:
     static Result<std::unique_ptr<Session>> create(std::shared_ptr<const ir::Model> model,
                                                    const SessionOptions& options = {});
     /// Runs with feeds by input name. Checks names, dtypes and ranks/known dims of the feeds.
+    /// Thread-safe by serialization: runs of one session from several threads take turns (the plan, its
+    /// buffers and the per-run records are per session). For parallel runs, create one session per thread.
+    /// The thread count is set for the run only; the caller's floating-point environment is not changed.
     Result<std::vector<NamedTensor>> run(const std::map<std::string, ir::Tensor>& feeds);
 
     const std::vector<IoInfo>& inputs() const { return m_inputs; }
@@ -104,6 +108,7 @@ private:
     std::unique_ptr<TensorPool> m_pool;
     std::vector<IoInfo> m_inputs, m_outputs;
     ExecutionObserver* m_observer = nullptr;
+    std::mutex m_runMutex; // serializes run()
 };
 
 /// Random feeds for every real input (seeded, deterministic): floats ~ U(-1, 1), ints in [0, 8), bools.
