@@ -141,6 +141,29 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             if (request->json.requested()) {
                 emitJson(request->json, doc);
             } else {
+                // What each pass did, in a line, plus its first notes and skip reasons (all of them: --report).
+                for (const auto& r : applied) {
+                    std::cout << r.value("pass", std::string()) << ": applied " << r.value("applied", 0);
+                    if (r.contains("skipped") && !r["skipped"].empty())
+                        std::cout << ", skipped " << r["skipped"].size();
+                    std::cout << "\n";
+                    int shown = 0;
+                    if (r.contains("notes"))
+                        for (const auto& n : r["notes"]) {
+                            if (shown++ == 3) {
+                                std::cout << "  ... (" << r["notes"].size() << " notes, all in --report)\n";
+                                break;
+                            }
+                            std::cout << "  " << n.get<std::string>() << "\n";
+                        }
+                    shown = 0;
+                    if (r.contains("skipped"))
+                        for (const auto& sk : r["skipped"]) {
+                            if (shown++ == 3) break;
+                            std::cout << "  skipped " << sk.value("node", std::string()) << ": "
+                                      << sk.value("reason", std::string()) << "\n";
+                        }
+                }
                 std::cout << "wrote " << request->output << " (" << model.graph->nodeCount() << " nodes)\n";
                 for (const auto& note : saveNotes)
                     std::cout << "note: " << note << "\n";

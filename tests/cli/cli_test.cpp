@@ -206,6 +206,27 @@ TEST(CliOptimize, RefusesToOverwriteItsInput) {
     EXPECT_EQ(readFile(model), before);
 }
 
+TEST(CliOptimize, QuantizeWeightsSaysWhatItDidAndTheFileLoads) {
+    TempDir dir;
+    const fs::path out = dir / "q.onnx";
+    const std::string model = std::string(OPSTUDIO_TEST_DATA_DIR) + "/models/gpt_decoder/model.onnx";
+    const auto r = runCli({"optimize", model, "-o", out.string(), "--pass", "quantize-weights:bits=4,block-size=32"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("quantize-weights: applied "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("bits/weight"), std::string::npos) << r.out;
+    auto loaded = onnxio::loadModel(out.string());
+    ASSERT_TRUE(loaded.ok()) << loaded.error().describe();
+    int nbits = 0;
+    loaded->graph->forEachNode([&](const ir::Node& n) { nbits += n.opType == "MatMulNBits"; });
+    EXPECT_GT(nbits, 0);
+    // Calibration-based methods without calibration data: one clear error line.
+    const auto g = runCli({"optimize", model, "-o", (dir / "g.onnx").string(), "--pass", "quantize-weights:method=gptq"});
+    EXPECT_NE(g.code, 0);
+    EXPECT_TRUE(g.oneErrorLine()) << g.err;
+    EXPECT_NE(g.err.find("needs calibration data"), std::string::npos) << g.err;
+    EXPECT_FALSE(fs::exists(dir / "g.onnx"));
+}
+
 TEST(CliOptimize, UnknownPassIsAnError) {
     TempDir dir;
     const auto r = runCli({"optimize", kTestData + "/node/test_add/model.onnx", "-o",

@@ -1,9 +1,10 @@
 #include "passes/all_passes.h"
+#include "passes/quantize/weight_quant_util.h"
 
 namespace opstudio::passes {
 
 void registerQuantizationPasses(PassRegistry& r) {
-    (void)r;
+    r.add(quantize::quantizeWeightsPass());
 }
 
 } // namespace opstudio::passes
