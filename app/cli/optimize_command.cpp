@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "opstudio/util/atomic_file.h"
 
+#include "opstudio/calibrate/sources.h"
 #include "opstudio/onnx/model_io.h"
 #include "opstudio/passes/pipeline.h"
 
@@ -26,8 +27,44 @@ struct OptimizeRequest {
     std::string report;
     std::string externalData = "auto";
     bool noCheck = false;
+    // Calibration sets for passes that run the model (at most one source).
+    std::string calibrationDir;
+    int64_t calibrationRandom = 0;
+    std::string calibrationText;
+    int64_t calibrationChunk = 128;
+    int64_t calibrationMax = 0;
+    int calibrationThreads = 1;
     JsonOption json;
 };
+
+/// Fills CalibrationData from --calibration DIR | --calibration-random N | --calibration-text FILE.
+/// Returns false when none was given; `notes` gets what was loaded (and the random-data warning).
+bool loadCalibration(const OptimizeRequest& request, const ir::Model& model, passes::CalibrationData& data,
+                     std::vector<std::string>& notes) {
+    const int sources = !request.calibrationDir.empty() + (request.calibrationRandom > 0) +
+                        !request.calibrationText.empty();
+    if (sources == 0) return false;
+    if (sources > 1)
+        throw CliError("give one of --calibration, --calibration-random and --calibration-text");
+    Result<passes::CalibrationData> r = Error("no calibration source");
+    if (!request.calibrationDir.empty()) {
+        r = calibrate::loadCalibrationFolder(model, request.calibrationDir);
+    } else if (request.calibrationRandom > 0) {
+        r = calibrate::randomCalibration(model, request.calibrationRandom, /*seed=*/1);
+        notes.push_back(std::string("warning: ") + calibrate::kRandomCalibrationWarning);
+    } else {
+        auto text = calibrate::readTextFile(request.calibrationText);
+        if (!text.ok()) throw CliError(text.error().what());
+        r = calibrate::textCalibration(model, text.value(), request.calibrationChunk, request.calibrationMax);
+    }
+    if (!r.ok()) throw r.error();
+    data = std::move(r.value());
+    if (request.calibrationMax > 0 && static_cast<int64_t>(data.feeds.size()) > request.calibrationMax)
+        data.feeds.resize(static_cast<size_t>(request.calibrationMax));
+    data.threads = request.calibrationThreads;
+    notes.push_back("calibration: " + std::to_string(data.feeds.size()) + " sets");
+    return true;
+}
 
 std::string readText(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -98,6 +135,19 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
                     "Weights in OUT.onnx.data: auto (over 2 GB), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
     cmd->add_flag("--no-check", request->noCheck, "Skip the ONNX checker on the result");
+    cmd->add_option("--calibration", request->calibrationDir,
+                    "Calibration sets: a folder of input_N.pb files, or of sub-folders holding them");
+    cmd->add_option("--calibration-random", request->calibrationRandom,
+                    "N seeded random calibration sets (real data gives better statistics)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--calibration-text", request->calibrationText,
+                    "Text file for byte-level language models, cut into --calibration-chunk byte sets");
+    cmd->add_option("--calibration-chunk", request->calibrationChunk, "Bytes per text calibration set (default 128)")
+        ->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--calibration-max", request->calibrationMax, "Use at most N calibration sets (0: all)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--calibration-threads", request->calibrationThreads, "Threads of the calibration runs")
+        ->check(CLI::Range(1, 256));
     addJsonOption(*cmd, request->json);
     cmd->callback([request, &action] {
         action = [request] {
@@ -105,8 +155,14 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             const size_t nodesBefore = model.graph->nodeCount();
             const passes::Pipeline pipeline = buildPipeline(*request);
             nlohmann::json applied = nlohmann::json::array();
+            passes::CalibrationData calibration;
+            std::vector<std::string> calibrationNotes;
+            const bool calibrated = loadCalibration(*request, model, calibration, calibrationNotes);
+            if (!request->json.requested())
+                for (const auto& note : calibrationNotes)
+                    std::cerr << note << "\n";
             if (!pipeline.steps.empty()) {
-                auto reports = pipeline.run(model);
+                auto reports = pipeline.run(model, nullptr, calibrated ? &calibration : nullptr);
                 if (!reports.ok()) throw reports.error();
                 for (const auto& r : reports.value())
                     applied.push_back(reportJson(r));
@@ -138,6 +194,7 @@ void addOptimizeCommand(CLI::App& app, CommandAction& action) {
             doc["nodes_before"] = nodesBefore;
             doc["nodes_after"] = model.graph->nodeCount();
             doc["save_notes"] = saveNotes;
+            doc["calibration"] = calibrationNotes;
             if (request->json.requested()) {
                 emitJson(request->json, doc);
             } else {

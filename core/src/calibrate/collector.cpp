@@ -1,0 +1,312 @@
+// One observer, one pass over the calibration sets: every requested value is folded into its
+// statistics the moment it exists (graph inputs and constants at run begin, node outputs in
+// onNodeEnd), so no activation is kept after the node that consumes it ran.
+#include "opstudio/calibrate/collector.h"
+
+#include "opstudio/runtime/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace opstudio::calibrate {
+
+double Histogram::binCenter(size_t i) const {
+    const double width = 2 * range / static_cast<double>(counts.size());
+    return -range + (static_cast<double>(i) + 0.5) * width;
+}
+
+double Histogram::quantile(double fraction) const {
+    uint64_t total = 0;
+    for (uint64_t c : counts)
+        total += c;
+    if (total == 0 || counts.empty()) return 0;
+    const double target = std::clamp(fraction, 0.0, 1.0) * static_cast<double>(total);
+    const double width = 2 * range / static_cast<double>(counts.size());
+    double seen = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+        const double next = seen + static_cast<double>(counts[i]);
+        if (next >= target && counts[i] > 0)
+            return -range + (static_cast<double>(i) + (target - seen) / static_cast<double>(counts[i])) * width;
+        seen = next;
+    }
+    return range;
+}
+
+namespace {
+
+/// Floats of a numeric tensor (a copy only when it is not f32).
+const float* floatsOf(const ir::Tensor& t, std::vector<float>& scratch) {
+    if (t.dtype() == ir::DType::F32) return t.data<float>();
+    const std::vector<double> d = t.toDoubles();
+    scratch.assign(d.begin(), d.end());
+    return scratch.data();
+}
+
+class HistogramAccumulator {
+public:
+    explicit HistogramAccumulator(Histogram& h, int bins) : m_h(h) {
+        m_h.counts.assign(static_cast<size_t>(std::max(2, bins + (bins & 1))), 0);
+    }
+    void add(const float* x, int64_t n) {
+        float amax = 0;
+        for (int64_t i = 0; i < n; ++i)
+            if (std::isfinite(x[i])) amax = std::max(amax, std::fabs(x[i]));
+        if (amax > 0 && m_h.range == 0) m_h.range = amax;
+        // Doubling keeps old bin edges on new bin edges: the old range becomes the middle half,
+        // each new bin there the sum of two old ones.
+        while (amax > m_h.range) grow();
+        if (m_h.range == 0) { // all zeros so far: they sit in the middle bins
+            m_h.counts[m_h.counts.size() / 2] += static_cast<uint64_t>(n);
+            return;
+        }
+        const size_t bins = m_h.counts.size();
+        const double scale = static_cast<double>(bins) / (2 * m_h.range);
+        for (int64_t i = 0; i < n; ++i) {
+            if (!std::isfinite(x[i])) continue;
+            auto b = static_cast<int64_t>((static_cast<double>(x[i]) + m_h.range) * scale);
+            b = std::clamp<int64_t>(b, 0, static_cast<int64_t>(bins) - 1);
+            ++m_h.counts[static_cast<size_t>(b)];
+        }
+    }
+
+private:
+    void grow() {
+        const size_t bins = m_h.counts.size();
+        std::vector<uint64_t> next(bins, 0);
+        for (size_t i = 0; i < bins; ++i)
+            next[bins / 4 + i / 2] += m_h.counts[i];
+        m_h.counts = std::move(next);
+        m_h.range *= 2;
+    }
+    Histogram& m_h;
+};
+
+struct TensorSink {
+    TensorStats* stats = nullptr;
+    HistogramAccumulator hist;
+    TensorSink(TensorStats& s, int bins) : stats(&s), hist(s.histogram, bins) {}
+
+    void add(const ir::Tensor& t) {
+        std::vector<float> scratch;
+        const float* x = floatsOf(t, scratch);
+        const int64_t n = t.numel();
+        TensorStats& s = *stats;
+        if (n == 0) return;
+        if (s.count == 0) {
+            s.min = std::numeric_limits<double>::infinity();
+            s.max = -std::numeric_limits<double>::infinity();
+        }
+        const int64_t c = t.rank() == 0 ? 1 : t.dim(-1);
+        if (s.channelSumSq.empty()) {
+            s.channelSumSq.assign(static_cast<size_t>(c), 0.0);
+            s.channelAbsMax.assign(static_cast<size_t>(c), 0.f);
+        } else if (static_cast<int64_t>(s.channelSumSq.size()) != c) {
+            throw Error("calibration: '" + s.name + "' changed its last dimension from " +
+                        std::to_string(s.channelSumSq.size()) + " to " + std::to_string(c) +
+                        " between sets (per-channel statistics need a fixed channel count)");
+        }
+        for (int64_t i = 0; i < n; ++i) {
+            const float v = x[i];
+            s.min = std::min(s.min, static_cast<double>(v));
+            s.max = std::max(s.max, static_cast<double>(v));
+            if (v == 0.f) ++s.zeros;
+            const auto ch = static_cast<size_t>(i % c);
+            s.channelSumSq[ch] += static_cast<double>(v) * v;
+            s.channelAbsMax[ch] = std::max(s.channelAbsMax[ch], std::fabs(v));
+        }
+        s.count += n;
+        hist.add(x, n);
+    }
+};
+
+struct LayerSink {
+    LayerInputStats* stats = nullptr;
+    bool transA = false; // Gemm transA=1: A is [k, rows]
+    bool gram = true;
+
+    void add(const ir::Tensor& t) {
+        LayerInputStats& s = *stats;
+        if (t.numel() == 0) return;
+        const int64_t lastDim = t.rank() == 0 ? 1 : t.dim(-1);
+        int64_t k = lastDim, rows = t.numel() / std::max<int64_t>(1, lastDim);
+        if (transA) {
+            if (t.rank() != 2)
+                throw Error("calibration: Gemm '" + s.node + "' input A has rank " + std::to_string(t.rank()));
+            k = t.dim(0);
+            rows = t.dim(1);
+        }
+        if (s.k == 0) {
+            s.k = k;
+            s.sumSq.assign(static_cast<size_t>(k), 0.0);
+            s.absMax.assign(static_cast<size_t>(k), 0.f);
+            if (gram) s.gram = GramMatrix(k);
+        } else if (s.k != k) {
+            throw Error("calibration: input of '" + s.node + "' changed its reduction length from " +
+                        std::to_string(s.k) + " to " + std::to_string(k) + " between sets");
+        }
+        std::vector<float> scratch;
+        const float* x = floatsOf(t, scratch);
+        std::vector<float> transposed;
+        if (transA) {
+            transposed.resize(static_cast<size_t>(rows * k));
+            for (int64_t i = 0; i < k; ++i)
+                for (int64_t r = 0; r < rows; ++r)
+                    transposed[static_cast<size_t>(r * k + i)] = x[i * rows + r];
+            x = transposed.data();
+        }
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t i = 0; i < k; ++i) {
+                const float v = x[r * k + i];
+                s.sumSq[static_cast<size_t>(i)] += static_cast<double>(v) * v;
+                s.absMax[static_cast<size_t>(i)] = std::max(s.absMax[static_cast<size_t>(i)], std::fabs(v));
+            }
+        if (gram) s.gram.addRows(x, rows);
+        s.rows += rows;
+    }
+};
+
+class CollectingObserver final : public rt::ExecutionObserver {
+public:
+    std::map<std::string, std::vector<TensorSink*>> tensorSinks;
+    std::map<std::string, std::vector<LayerSink*>> layerSinks;
+
+    void consume(const std::string& name, const ir::Tensor& t) {
+        if (auto it = tensorSinks.find(name); it != tensorSinks.end())
+            for (TensorSink* s : it->second)
+                s->add(t);
+        if (auto it = layerSinks.find(name); it != layerSinks.end())
+            for (LayerSink* s : it->second)
+                s->add(t);
+    }
+    void onNodeEnd(const ir::Node& node, int depth, const std::vector<ir::Tensor>& outputs) override {
+        if (depth != 0) return; // subgraph values shadow nothing of the main graph we collect
+        for (size_t i = 0; i < outputs.size() && i < node.outputs.size(); ++i)
+            if (!node.outputs[i].empty() && outputs[i].defined()) consume(node.outputs[i], outputs[i]);
+    }
+};
+
+bool numeric(ir::DType d) {
+    return d != ir::DType::Undefined && d != ir::DType::String && d != ir::DType::Bool;
+}
+
+} // namespace
+
+Result<CalibrationStats> collect(const ir::Model& model, const passes::CalibrationData& data,
+                                 const CollectRequest& request, const CollectOptions& options) {
+    if (data.feeds.empty()) return Error("calibration: no calibration sets");
+    const ir::Graph& g = *model.graph;
+    CalibrationStats out;
+    // Reserve map entries first: sinks keep pointers into them.
+    for (const auto& name : request.tensors) {
+        if (!g.findValue(name)) return Error("calibration: the model has no value '" + name + "'");
+        out.tensors[name].name = name;
+    }
+    std::map<std::string, const ir::Node*> byName;
+    g.forEachNode([&](const ir::Node& n) { byName.emplace(n.name, &n); });
+    for (const auto& name : request.layers) {
+        auto it = byName.find(name);
+        if (it == byName.end()) return Error("calibration: the model has no node '" + name + "'");
+        const ir::Node& n = *it->second;
+        if (!n.domain.empty() || (n.opType != "MatMul" && n.opType != "Gemm"))
+            return Error("calibration: layer inputs are collected for MatMul/Gemm, '" + name + "' is " +
+                         n.opType + (n.opType == "Conv" ? " (the im2col view of Conv inputs is not collected yet)"
+                                                        : ""));
+        if (n.inputs.empty() || n.inputs[0].empty()) return Error("calibration: '" + name + "' has no input A");
+        LayerInputStats& s = out.layers[name];
+        s.node = name;
+        s.input = n.inputs[0];
+    }
+    std::vector<std::unique_ptr<TensorSink>> tensorSinks;
+    std::vector<std::unique_ptr<LayerSink>> layerSinks;
+    CollectingObserver observer;
+    for (auto& [name, s] : out.tensors) {
+        tensorSinks.push_back(std::make_unique<TensorSink>(s, options.histogramBins));
+        observer.tensorSinks[name].push_back(tensorSinks.back().get());
+    }
+    for (const auto& name : request.layers) {
+        LayerInputStats& s = out.layers.at(name);
+        auto sink = std::make_unique<LayerSink>();
+        sink->stats = &s;
+        sink->gram = options.gram;
+        sink->transA = byName.at(name)->opType == "Gemm" && byName.at(name)->attrInt("transA", 0) != 0;
+        observer.layerSinks[s.input].push_back(sink.get());
+        layerSinks.push_back(std::move(sink));
+    }
+    // Values no node produces: graph inputs come from the feeds, constants from the model.
+    std::set<std::string> fromFeeds, constants;
+    auto classify = [&](const std::string& name) {
+        const ir::Value* v = g.findValue(name);
+        if (v && v->producer != ir::kNoNode) return;
+        if (g.constantValue(name))
+            constants.insert(name);
+        else
+            fromFeeds.insert(name);
+    };
+    for (const auto& [name, sinks] : observer.tensorSinks)
+        classify(name);
+    for (const auto& [name, sinks] : observer.layerSinks)
+        classify(name);
+
+    rt::SessionOptions so;
+    so.threads = options.threads > 0 ? options.threads : std::max(1, data.threads);
+    // The caller owns the model for the whole call: a non-owning pointer avoids copying the weights.
+    auto session = rt::Session::create(std::shared_ptr<const ir::Model>(&model, [](const ir::Model*) {}), so);
+    if (!session.ok()) return session.error();
+    rt::Session& s = *session.value();
+    s.setObserver(&observer);
+    const auto total = static_cast<int64_t>(data.feeds.size());
+    try {
+        for (int64_t i = 0; i < total; ++i) {
+            if (options.cancelled && options.cancelled()) return Error("calibration cancelled");
+            const auto& feeds = data.feeds[static_cast<size_t>(i)];
+            for (const auto& name : fromFeeds) {
+                auto it = feeds.find(name);
+                if (it == feeds.end())
+                    return Error("calibration: set " + std::to_string(i) + " has no feed for input '" + name + "'");
+                if (!numeric(it->second.dtype()))
+                    return Error("calibration: input '" + name + "' is not numeric");
+                observer.consume(name, it->second);
+            }
+            for (const auto& name : constants)
+                observer.consume(name, *g.constantValue(name));
+            auto run = s.run(feeds);
+            if (!run.ok()) {
+                Error e = run.error();
+                return Error("calibration set " + std::to_string(i) + ": " + e.what(), e.context());
+            }
+            ++out.sets;
+            if (options.progress) options.progress(i + 1, total);
+        }
+    } catch (const Error& e) {
+        s.setObserver(nullptr);
+        return e;
+    }
+    s.setObserver(nullptr);
+    return out;
+}
+
+Result<std::map<std::string, LayerInputStats>> collectLayerInputs(const ir::Model& model,
+                                                                  const passes::CalibrationData& data,
+                                                                  const std::vector<std::string>& nodeNames,
+                                                                  const CollectOptions& options) {
+    CollectRequest request;
+    request.layers = nodeNames;
+    auto r = collect(model, data, request, options);
+    if (!r.ok()) return r.error();
+    return std::move(r.value().layers);
+}
+
+Result<std::map<std::string, TensorStats>> collectTensorStats(const ir::Model& model,
+                                                              const passes::CalibrationData& data,
+                                                              const std::vector<std::string>& tensorNames,
+                                                              const CollectOptions& options) {
+    CollectRequest request;
+    request.tensors = tensorNames;
+    auto r = collect(model, data, request, options);
+    if (!r.ok()) return r.error();
+    return std::move(r.value().tensors);
+}
+
+} // namespace opstudio::calibrate
