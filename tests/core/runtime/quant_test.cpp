@@ -403,5 +403,48 @@ TEST(MatMulNBits, FastMatchesReferenceForDecodeAndPrefill) {
                  Error);
 }
 
+/// accuracy_level 4 quantizes A per block to int8 (as ONNX Runtime does): output error relative to the
+/// output's RMS.
+constexpr double kNBitsInt8ActivationMaxRelError = 2e-2;
+
+TEST(MatMulNBits, ChunkPathsMatchReferenceOnDecodeShapes) {
+    // K a multiple of 64 with 4/8-bit blocks of 32, 64, 128 takes the AVX-512 chunk-order paths (fp32,
+    // and int8 VNNI at accuracy_level 4) where the CPU has them, the AVX2 path elsewhere.
+    for (int64_t bits : {4, 8})
+    for (auto [k, block] : {std::pair<int64_t, int64_t>{128, 32}, {192, 32}, {192, 64}, {256, 128}})
+        for (int64_t n : {1, 7, 13})
+            for (bool zp : {false, true})
+                for (int64_t level : {0, 4}) {
+                    const int64_t kBlocks = k / block, blob = block * bits / 8;
+                    const Tensor b = randomTensor(DType::U8, {n, kBlocks, blob}, k + n, 0, 256);
+                    const Tensor scales = randomTensor(DType::F32, {n * kBlocks}, k + 1, 0.01, 0.1);
+                    const Tensor zeros = randomTensor(DType::U8, {n * ((kBlocks * bits + 7) / 8)}, k + 2, 0, 256);
+                    const std::vector<ir::Attribute> attrs = {attrInt("K", k), attrInt("N", n), attrInt("bits", bits),
+                                                              attrInt("block_size", block), attrInt("accuracy_level", level)};
+                    NodeSpec spec{"MatMulNBits", "com.microsoft", 1, attrs, 1};
+                    spec.constantInputs = {false, true, true, true};
+                    for (const Shape& aShape : {Shape{1, k}, Shape{3, k}}) {
+                        std::vector<Tensor> in = {randomTensor(DType::F32, aShape, 5), b, scales};
+                        if (zp) in.push_back(zeros);
+                        const auto fast = runNode(spec, in, false, 2)[0];
+                        const auto ref = runNode(spec, in, true)[0];
+                        const std::string what = "bits " + std::to_string(bits) + " k " + std::to_string(k) + " block " + std::to_string(block) + " n " +
+                                                 std::to_string(n) + " zp " + std::to_string(zp) + " level " +
+                                                 std::to_string(level) + " rows " + std::to_string(aShape[0]);
+                        if (level == 0) {
+                            EXPECT_TRUE(testing::allClose(fast, ref, 1e-4, 1e-4)) << what;
+                            continue;
+                        }
+                        double err = 0, rms = 0;
+                        for (int64_t i = 0; i < ref.numel(); ++i) {
+                            const double d = fast.data<float>()[i] - ref.data<float>()[i];
+                            err += d * d;
+                            rms += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
+                        }
+                        EXPECT_LE(std::sqrt(err / std::max(rms, 1e-30)), kNBitsInt8ActivationMaxRelError) << what;
+                    }
+                }
+}
+
 } // namespace
 } // namespace opstudio

@@ -6,6 +6,7 @@
 // dequantizes one block at a time into a small buffer (in cache) for the dot products;
 // for many rows (prefill) it dequantizes W^T once per call and runs an Eigen GEMM.
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/nbits_dot.h"
 #include "runtime/kernels/onednn_util.h"
 
 #include <Eigen/Core>
@@ -255,6 +256,68 @@ void matMulNBits(KernelContext& ctx, bool reference, NBitsPrefillGemm* gemm) {
             Eigen::Map<RowMajor>(y, rows, l.n).rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias, l.n);
         return;
     }
+    // Decode on AVX-512: the activation rows are permuted (fp32) or quantized per block (int8,
+    // accuracy_level 4 as in ONNX Runtime) once; each column is one pass over its packed bytes.
+    if (nbits::chunkPathApplies(l.bits, l.blockSize, l.k) && nbits::hasAvx512()) {
+        const bool int8 = node.attrInt("accuracy_level", 0) == 4 && nbits::hasAvx512Vnni();
+        std::vector<float> aChunk, blockTerm(static_cast<size_t>(rows * l.kBlocks), 0.f);
+        std::vector<int8_t> a8;
+        std::vector<float> sa;
+        std::vector<int32_t> asum;
+        if (int8) {
+            a8.resize(static_cast<size_t>(rows * l.k));
+            sa.resize(static_cast<size_t>(rows * l.kBlocks));
+            asum.resize(static_cast<size_t>(rows * l.kBlocks));
+            for (int64_t i = 0; i < rows; ++i) {
+                nbits::quantizeRow(as + i * l.k, l.k, l.blockSize,
+                                   {a8.data() + i * l.k, sa.data() + i * l.kBlocks, asum.data() + i * l.kBlocks},
+                                   l.bits == 4);
+                for (int64_t blk = 0; blk < l.kBlocks; ++blk)
+                    blockTerm[i * l.kBlocks + blk] = sa[i * l.kBlocks + blk] * static_cast<float>(asum[i * l.kBlocks + blk]);
+            }
+        } else {
+            aChunk.resize(static_cast<size_t>(rows * l.k));
+            for (int64_t i = 0; i < rows; ++i) {
+                if (l.bits == 4)
+                    nbits::toChunkOrder(as + i * l.k, l.k, aChunk.data() + i * l.k);
+                else
+                    std::copy(as + i * l.k, as + (i + 1) * l.k, aChunk.data() + i * l.k);
+                for (int64_t kk = 0; kk < l.k; ++kk)
+                    blockTerm[i * l.kBlocks + kk / l.blockSize] += as[i * l.k + kk];
+            }
+        }
+        parallelFor(
+            l.n,
+            [&](int64_t begin, int64_t end) {
+                for (int64_t col = begin; col < end; ++col) {
+                    const float* sc = w.scales + col * l.kBlocks;
+                    for (int64_t i = 0; i < rows; ++i) {
+                        // y = sum_b s_b (q_b . a_b) - sum_b s_b zp_b asum_b
+                        const float* bt = blockTerm.data() + i * l.kBlocks;
+                        float zpTerm = 0.f;
+                        if (!w.zeros) {
+                            zpTerm = nbits::dotF32Avx512(sc, bt, l.kBlocks) * static_cast<float>(1 << (l.bits - 1));
+                        } else {
+                            for (int64_t blk = 0; blk < l.kBlocks; ++blk)
+                                zpTerm += sc[blk] * static_cast<float>(w.zeroPoint(l, col, blk)) * bt[blk];
+                        }
+                        const nbits::QuantizedRow qr{a8.data() + i * l.k, sa.data() + i * l.kBlocks,
+                                                     asum.data() + i * l.kBlocks};
+                        const uint8_t* codes = w.blob(l, col, 0);
+                        const float* ar = int8 ? nullptr : aChunk.data() + i * l.k;
+                        const float dot =
+                            l.bits == 4
+                                ? (int8 ? nbits::columnDotU4S8Vnni(codes, sc, qr, l.k, l.blockSize)
+                                        : nbits::columnDotF32Avx512(codes, sc, ar, l.k, l.blockSize))
+                                : (int8 ? nbits::columnDotU8S8Vnni(codes, sc, qr, l.k, l.blockSize)
+                                        : nbits::columnDotU8F32Avx512(codes, sc, ar, l.k, l.blockSize));
+                        y[i * l.n + col] = (bias ? bias[col] : 0.f) + dot - zpTerm;
+                    }
+                }
+            },
+            l.k * rows / 4 + l.kBlocks);
+        return;
+    }
     // Decode: per block, y += s * (sum_j q_j a_j - zp * sum_j a_j); the block sums of A are
     // computed once, so the inner loop is only unpack + multiply-add over the packed bytes.
     std::vector<float> aBlockSum(static_cast<size_t>(rows * l.kBlocks), 0.f);
@@ -324,7 +387,8 @@ void registerMatMulNBitsKernels(KernelRegistry& r) {
         [](const KernelInit&) -> std::unique_ptr<Kernel> {
             auto gemm = std::make_shared<NBitsPrefillGemm>();
             return std::make_unique<FunctionKernel>(
-                [gemm](KernelContext& ctx) { matMulNBits(ctx, false, gemm.get()); }, "avx2");
+                [gemm](KernelContext& ctx) { matMulNBits(ctx, false, gemm.get()); },
+                nbits::hasAvx512() ? "avx512" : "avx2");
         },
         fn([](KernelContext& ctx) { matMulNBits(ctx, true, nullptr); }));
 }
