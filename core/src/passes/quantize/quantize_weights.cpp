@@ -5,7 +5,7 @@
 #include "passes/fusion/fusion_util.h"
 #include "passes/quantize/weight_quant_util.h"
 
-#include "passes/quantize/layer_inputs.h"
+#include "opstudio/calibrate/collector.h"
 
 #include <algorithm>
 #include <cmath>
@@ -118,7 +118,7 @@ public:
             ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant 2-D f32 weight");
             return;
         }
-        std::map<std::string, LayerInputs> grams;
+        std::map<std::string, calibrate::LayerInputStats> grams;
         if (method != "rtn") {
             if (!ctx.calibration || ctx.calibration->feeds.empty())
                 throw Error("quantize-weights: method=" + method + " needs calibration data (--calibration DIR, "
@@ -126,7 +126,9 @@ public:
             std::vector<std::string> names;
             for (const Candidate& c : layers)
                 names.push_back(c.node->name);
-            auto collected = collectLayerInputs(ctx.model, *ctx.calibration, names, ctx.cancelled);
+            calibrate::CollectOptions opts;
+            opts.cancelled = ctx.cancelled;
+            auto collected = calibrate::collectLayerInputs(ctx.model, *ctx.calibration, names, opts);
             if (!collected) throw collected.error();
             grams = std::move(collected.value());
         }
