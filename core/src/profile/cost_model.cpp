@@ -133,6 +133,13 @@ OpCost estimateCost(const ir::Node& node, const std::vector<TensorInfo>& inputs,
     } else if (op == "MatMul" || op == "FusedMatMul" || op == "MatMulInteger") {
         c.integer = op == "MatMulInteger";
         c.flops = 2 * matmulMacs(x, y);
+    } else if (op == "MatMulNBits") {
+        // Weight-only block quantization: a K·N weight stored in `bits` per value (plus scales); the
+        // MACs are those of the float MatMul, the bytes read are the packed ones (counted above).
+        const int64_t k = node.attrInt("K", 0), n = node.attrInt("N", 0);
+        c.flops = 2 * (y ? outElems * static_cast<double>(k) : 0);
+        if (at(inputs, 5)) c.flops += outElems;
+        c.params = k * n + (at(inputs, 5) ? n : 0);
     } else if (op == "QLinearMatMul") {
         c.integer = true;
         c.flops = 2 * matmulMacs(x, y);

@@ -84,6 +84,18 @@ TEST(CostModel, QuantizedMatMulIsInteger) {
     EXPECT_EQ(c.params, 16);
 }
 
+TEST(CostModel, MatMulNBitsCountsFloatMacsAndPackedBytes) {
+    // K 64, N 8, int4 blocks of 32: B is 8·2·16 bytes, scales 16 floats; decode row A [1, 64].
+    ir::Node n = node("MatMulNBits", 3, {opstudio::testing::attrInt("K", 64), opstudio::testing::attrInt("N", 8),
+                                          opstudio::testing::attrInt("bits", 4), opstudio::testing::attrInt("block_size", 32)});
+    TensorInfo b{ir::DType::U8, {8, 2, 16}, true, true}, sc{ir::DType::F32, {16}, true, true};
+    const OpCost c = estimateCost(n, {f32({1, 64}), b, sc}, {f32({1, 8})});
+    EXPECT_DOUBLE_EQ(c.flops, 2 * 8 * 64);
+    EXPECT_DOUBLE_EQ(c.bytesRead, 256 + 256 + 64); // A, packed codes, scales
+    EXPECT_EQ(c.params, 64 * 8);                   // weights, not bytes
+    EXPECT_DOUBLE_EQ(c.paramBytes, 256 + 64);
+}
+
 TEST(CostModel, PoolingCountsTheWindowPerOutput) {
     // MaxPool 3x3 stride 2 on 1x2x7x7 -> 1x2x3x3: 18 outputs · 9.
     const OpCost mp = estimateCost(node("MaxPool", 1, {opstudio::testing::attrInts("kernel_shape", {3, 3}),
