@@ -216,6 +216,46 @@ TEST(QuantizeWeights, OnnxRuntimeRunsTheExportedFile) {
     }
 }
 
+TEST(QuantizeWeights, EmbeddingGatherBecomesGatherBlockQuantized) {
+    for (const char* spec : {"quantize-weights:gather=true,bits=4", "quantize-weights:gather=true,bits=8,symmetric=false,block-size=16"}) {
+        auto original = GraphBuilder(17)
+                            .input("ids", ir::DType::I64, {2, 3})
+                            .initializer("table", tensorOf({50, 64}, randomValues(50 * 64, 31)))
+                            .node("Gather", {"table", "ids"}, {"e"}, {}, {}, "embed")
+                            .output("e")
+                            .build();
+        auto q = std::make_shared<ir::Model>(original->clone());
+        const auto reports = applyPass(*q, spec);
+        ASSERT_EQ(reports[0].applied, 1) << spec << skipsOf(reports[0]);
+        const ir::Node* g = findOp(*q, "GatherBlockQuantized");
+        ASSERT_NE(g, nullptr);
+        std::map<std::string, ir::Tensor> feeds;
+        feeds["ids"] = ir::Tensor::fromVector<int64_t>({2, 3}, {0, 49, 7, -1, 3, 3});
+        const auto a = runModel(*q, feeds), ref = runModel(*original, feeds);
+        ASSERT_EQ(a[0].shape(), (std::vector<int64_t>{2, 3, 64}));
+        // Every element within one quantization step of the fp32 table (unit-normal values).
+        EXPECT_LE(maxAbsDiff(a[0], ref[0]), std::string(spec).find("bits=8") != std::string::npos ? 0.03 : 0.6) << spec;
+        EXPECT_GT(maxAbsDiff(a[0], ref[0]), 0.0);
+        expectOrtMatches(*q, feeds, 1e-6, "qw_gather");
+        // An out-of-range id is an error naming the node, never a read outside the table.
+        feeds["ids"] = ir::Tensor::fromVector<int64_t>({2, 3}, {0, 50, 0, 0, 0, 0});
+        EXPECT_THROW(runModel(*q, feeds), Error);
+    }
+    // Off by default; a tied table (also read by a MatMul) is skipped with the reason.
+    auto tied = GraphBuilder(17)
+                    .input("ids", ir::DType::I64, {1, 2})
+                    .input("h", ir::DType::F32, {2, 50})
+                    .initializer("table", tensorOf({50, 64}, randomValues(50 * 64, 32)))
+                    .node("Gather", {"table", "ids"}, {"e"}, {}, {}, "embed")
+                    .node("MatMul", {"h", "table"}, {"y"}, {}, {}, "head")
+                    .output("e")
+                    .output("y")
+                    .build();
+    EXPECT_EQ(applyPass(*tied, "quantize-weights:skip=head")[0].applied, 0);
+    const auto r = applyPass(*tied, "quantize-weights:gather=true,skip=head");
+    EXPECT_TRUE(hasSkip(r[0], "tied embedding")) << skipsOf(r[0]);
+}
+
 TEST(QuantizeWeights, ReportsWhyLayersStayFloat) {
     auto m = GraphBuilder(17)
                  .input("x", ir::DType::F32, {2, 3, 16})

@@ -93,6 +93,13 @@ std::vector<Candidate> candidates(PassContext& ctx, const std::vector<std::strin
     return out;
 }
 
+double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq);
+
+/// Embedding Gathers (constant 2-D f32 table, axis 0, rows of a multiple of the block) become
+/// com.microsoft GatherBlockQuantized with the same codes/scales layout; returns how many.
+int quantizeGathers(PassContext& ctx, const BlockQuantConfig& cfg, const std::vector<std::string>& skip,
+                    int64_t& params, int64_t& bytesBefore, int64_t& bytesAfter);
+
 double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq) {
     double num = 0, den = 0;
     for (size_t i = 0; i < w.size(); ++i) {
@@ -101,6 +108,70 @@ double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq) {
         den += static_cast<double>(w[i]) * w[i];
     }
     return den > 0 ? std::sqrt(num / den) : 0.0;
+}
+
+int quantizeGathers(PassContext& ctx, const BlockQuantConfig& cfg, const std::vector<std::string>& skip,
+                    int64_t& params, int64_t& bytesBefore, int64_t& bytesAfter) {
+    ir::Graph& g = *ctx.model.graph;
+    g.rebuildIndex();
+    int done = 0;
+    std::vector<ir::NodeId> ids = g.order();
+    for (ir::NodeId id : ids) {
+        ir::Node& n = *g.node(id);
+        if (!n.domain.empty() || n.opType != "Gather" || n.inputs.size() < 2) continue;
+        const ir::Tensor* w = fusion::constF32(g, n.inputs[0]);
+        if (!w) continue; // gathers of activations and shapes are not weights: not candidates
+        if (inList(skip, n)) {
+            ctx.skip(n, "in the skip list");
+            continue;
+        }
+        if (w->rank() != 2 || n.attrInt("axis", 0) != 0) {
+            ctx.skip(n, "table of rank " + std::to_string(w->rank()) + " gathered on axis " +
+                            std::to_string(n.attrInt("axis", 0)) + " (GatherBlockQuantized here: 2-D, axis 0)");
+            continue;
+        }
+        if (useCount(g, n.inputs[0]) != 1) {
+            ctx.skip(n, "table '" + n.inputs[0] + "' is also read by other nodes (tied embedding)");
+            continue;
+        }
+        const int64_t rows = w->dim(0), cols = w->dim(1);
+        if (cols % cfg.blockSize != 0) {
+            ctx.skip(n, "row length " + std::to_string(cols) + " is not a multiple of the block size " +
+                            std::to_string(cfg.blockSize));
+            continue;
+        }
+        const std::vector<float> v(w->data<float>(), w->data<float>() + w->numel());
+        const QuantizedMatrix q = quantizeRtn(v, rows, cols, cfg);
+        const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+        const std::string dName = addInitializer(g, base + "_q" + std::to_string(cfg.bits),
+                                                 ir::Tensor::fromVector<uint8_t>({rows, q.kBlocks * q.blobSize}, q.packed));
+        const std::string sName =
+            addInitializer(g, base + "_scales", ir::Tensor::fromVector<float>({rows, q.kBlocks}, q.scales));
+        std::string zName;
+        if (!cfg.symmetric)
+            zName = addInitializer(g, base + "_zero_points", ir::Tensor::fromVector<uint8_t>({rows, q.zpPerRow}, q.zeros));
+        const std::string indices = n.inputs[1];
+        n.provenance = mergeProvenance(g, {n.id});
+        n.opType = "GatherBlockQuantized";
+        n.domain = fusion::kMsDomain;
+        n.inputs = {dName, indices, sName};
+        if (!zName.empty()) n.inputs.push_back(zName);
+        n.attributes = {fusion::intAttr("gather_axis", 0), fusion::intAttr("quantize_axis", 1),
+                        fusion::intAttr("block_size", cfg.blockSize), fusion::intAttr("bits", cfg.bits)};
+        const int64_t before = rows * cols * 4, after = q.storageBytes();
+        params += rows * cols;
+        bytesBefore += before;
+        bytesAfter += after;
+        char line[256];
+        std::snprintf(line, sizeof line, "%s: embedding %lldx%lld -> GatherBlockQuantized int%d block %lld, weight rel. RMSE %.4f, %.1f KiB -> %.1f KiB",
+                      n.name.c_str(), static_cast<long long>(rows), static_cast<long long>(cols), cfg.bits,
+                      static_cast<long long>(cfg.blockSize), relativeRmse(v, q.dequantize()), before / 1024.0,
+                      after / 1024.0);
+        ctx.report.notes.push_back(line);
+        ++ctx.report.applied;
+        ++done;
+    }
+    return done;
 }
 
 class QuantizeWeights final : public Pass {
@@ -114,7 +185,7 @@ public:
         const std::string method = ctx.params.getString("method");
         const int64_t accuracyLevel = ctx.params.getInt("accuracy-level");
         std::vector<Candidate> layers = candidates(ctx, ctx.params.getList("skip"));
-        if (layers.empty()) {
+        if (layers.empty() && !ctx.params.getBool("gather")) {
             ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant 2-D f32 weight");
             return;
         }
@@ -236,12 +307,20 @@ public:
             ctx.report.notes.push_back(line);
             ++ctx.report.applied;
         }
-        if (ctx.report.applied == 0) return;
+        if (ctx.params.getBool("gather")) {
+            // Embeddings are looked up, not multiplied: plain rounding (no calibration method applies).
+            BlockQuantConfig gcfg = cfg;
+            quantizeGathers(ctx, gcfg, ctx.params.getList("skip"), params, bytesBefore, bytesAfter);
+        }
+        if (ctx.report.applied == 0) {
+            ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm weight or embedding Gather could be quantized");
+            return;
+        }
         fusion::ensureMsDomain(ctx.model);
         fusion::finishRewrite(g);
         char summary[256];
         std::snprintf(summary, sizeof summary,
-                      "%d layers, %lld weights: %.2f bits/weight (codes + scales%s), %.2f MiB -> %.2f MiB",
+                      "%d tensors, %lld weights: %.2f bits/weight (codes + scales%s), %.2f MiB -> %.2f MiB",
                       ctx.report.applied, static_cast<long long>(params), 8.0 * bytesAfter / std::max<int64_t>(1, params),
                       cfg.symmetric ? "" : " + zero points", bytesBefore / 1048576.0, bytesAfter / 1048576.0);
         ctx.report.notes.insert(ctx.report.notes.begin(), summary);
@@ -264,6 +343,7 @@ PassInfo quantizeWeightsPass() {
         enumParam("method",
                   "rtn: round to nearest; gptq: error compensation (calibration); awq: activation-aware channel scaling (calibration)",
                   {"rtn", "gptq", "awq"}, "rtn"),
+        boolParam("gather", "Also quantize constant tables read by Gather on axis 0 (embeddings; also rotary cos/sin tables, which int4 hurts: skip them by name) into GatherBlockQuantized", false),
         intParam("accuracy-level", "MatMulNBits accuracy_level (ONNX Runtime: 0 unset, 1 fp32, 4 int8 compute)", 0, 4, 0),
         {"skip", ParamSpec::Type::NodeList, "Node names or op types kept float, ';'-separated (e.g. the LM head)", 0, 0,
          {}, std::vector<std::string>{}},
