@@ -6,6 +6,7 @@ namespace opstudio::passes {
 void registerPruningPasses(PassRegistry& r) {
     r.add(prune::magnitudePruningPass());
     r.add(prune::nmPruningPass());
+    r.add(prune::sparseGptPruningPass());
 }
 
 } // namespace opstudio::passes

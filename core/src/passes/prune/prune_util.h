@@ -39,5 +39,6 @@ ParamSpec skipParam();
 // Pass factories (one file each).
 PassInfo magnitudePruningPass();
 PassInfo nmPruningPass();
+PassInfo sparseGptPruningPass();
 
 } // namespace opstudio::passes::prune
