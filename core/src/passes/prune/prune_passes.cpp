@@ -7,6 +7,7 @@ void registerPruningPasses(PassRegistry& r) {
     r.add(prune::magnitudePruningPass());
     r.add(prune::nmPruningPass());
     r.add(prune::sparseGptPruningPass());
+    r.add(prune::wandaPruningPass());
 }
 
 } // namespace opstudio::passes

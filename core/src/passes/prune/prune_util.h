@@ -40,5 +40,6 @@ ParamSpec skipParam();
 PassInfo magnitudePruningPass();
 PassInfo nmPruningPass();
 PassInfo sparseGptPruningPass();
+PassInfo wandaPruningPass();
 
 } // namespace opstudio::passes::prune
