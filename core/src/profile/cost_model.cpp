@@ -130,8 +130,9 @@ OpCost estimateCost(const ir::Node& node, const std::vector<TensorInfo>& inputs,
         const TensorInfo* w = at(inputs, 1);
         if (w && w->shape.size() >= 2) c.flops = 2 * inElems * static_cast<double>(product(w->shape, 1));
         if (at(inputs, 2)) c.flops += outElems;
-    } else if (op == "MatMul" || op == "FusedMatMul" || op == "MatMulInteger") {
-        c.integer = op == "MatMulInteger";
+    } else if (op == "MatMul" || op == "FusedMatMul" || op == "MatMulInteger" || op == "DynamicQuantizeMatMul" ||
+               op == "MatMulIntegerToFloat") {
+        c.integer = op != "MatMul" && op != "FusedMatMul";
         c.flops = 2 * matmulMacs(x, y);
     } else if (op == "MatMulNBits") {
         // Weight-only block quantization: a K·N weight stored in `bits` per value (plus scales); the
