@@ -29,11 +29,13 @@ constexpr int kAcc = 12;
 // Iterations per thread per trial: ~40 ms at AVX-512 rates, long enough to swamp timer noise.
 constexpr int64_t kFmaIters = 20'000'000;
 constexpr int64_t kVnniIters = 10'000'000;
-// The streamed buffer is twice the last-level cache, within [256 MiB, 1 GiB].
-constexpr size_t kMinStreamBytes = size_t{256} << 20;
+// The streamed buffer is eight times the last-level cache, within [512 MiB, 1 GiB] and at most a
+// quarter of the available memory: at twice the L3 a part of each pass still hits in it.
+constexpr size_t kMinStreamBytes = size_t{512} << 20;
 constexpr size_t kMaxStreamBytes = size_t{1} << 30;
 constexpr int kTrials = 3;
-constexpr int kMemTrials = 2;
+// DRAM passes per thread count (~50 ms each): the best is the ceiling, median and worst the spread.
+constexpr int kDramPasses = 9;
 constexpr int kCacheRepeats = 200;
 
 __attribute__((target("avx512f"))) double fmaLoopAvx512(int64_t iters) {
@@ -96,17 +98,34 @@ __attribute__((target("avx512f,avx512vnni"))) double vnniLoop(int64_t iters) {
     return r;
 }
 
-__attribute__((target("avx2"))) double streamReadAvx2(const float* p, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+// Streaming reads: eight independent accumulators, so the adds never wait on each other and the
+// loop issues loads as fast as the memory system returns them (a read with one accumulator is
+// bound by add latency, not bandwidth, once the data is in L1/L2). The vector width matches the
+// widest loads the CPU has: AVX-512 moves 64 bytes per load, as the runtime's AVX-512 kernels do.
+__attribute__((target("avx512f"))) double streamReadAvx512(const float* p, size_t n) {
+    __m512 s[8];
+    for (auto& v : s) v = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_add_ps(s0, _mm256_load_ps(p + i));
-        s1 = _mm256_add_ps(s1, _mm256_load_ps(p + i + 8));
-        s2 = _mm256_add_ps(s2, _mm256_load_ps(p + i + 16));
-        s3 = _mm256_add_ps(s3, _mm256_load_ps(p + i + 24));
-    }
+    for (; i + 128 <= n; i += 128)
+        for (int k = 0; k < 8; ++k) s[k] = _mm512_add_ps(s[k], _mm512_load_ps(p + i + 16 * k));
+    for (int k = 1; k < 8; ++k) s[0] = _mm512_add_ps(s[0], s[k]);
+    alignas(64) float out[16]; // a store, not _mm512_reduce_add_ps (GCC 12 warns inside it)
+    _mm512_store_ps(out, s[0]);
+    double r = 0;
+    for (float v : out) r += v;
+    for (; i < n; ++i) r += p[i];
+    return r;
+}
+
+__attribute__((target("avx2"))) double streamReadAvx2(const float* p, size_t n) {
+    __m256 s[8];
+    for (auto& v : s) v = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 8; ++k) s[k] = _mm256_add_ps(s[k], _mm256_load_ps(p + i + 8 * k));
+    for (int k = 1; k < 8; ++k) s[0] = _mm256_add_ps(s[0], s[k]);
     alignas(32) float out[8];
-    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    _mm256_store_ps(out, s[0]);
     double r = 0;
     for (float v : out) r += v;
     for (; i < n; ++i) r += p[i];
@@ -129,6 +148,14 @@ double streamReadSse(const float* p, size_t n) {
     return r;
 }
 
+using ReadFn = double (*)(const float*, size_t);
+
+ReadFn readFnFor(const std::string& isa) {
+    if (isa == "avx512") return streamReadAvx512;
+    if (isa == "avx2") return streamReadAvx2;
+    return streamReadSse;
+}
+
 volatile double g_sink = 0; // keeps the probe loops from being optimised away
 
 double threadCpuSeconds() {
@@ -148,6 +175,9 @@ template <typename F> std::vector<std::vector<double>> cpuSecondsPerTrial(int th
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
         {
             const int tid = omp_get_thread_num();
+            // Start together: a thread that runs alone while the other is still waking up sees
+            // the whole memory bandwidth, which is not what all threads get.
+#pragma omp barrier
             const double c0 = threadCpuSeconds();
             sink += work(tid, omp_get_num_threads());
             secs[static_cast<size_t>(tid)] = threadCpuSeconds() - c0;
@@ -169,18 +199,64 @@ double bestSummedRate(const std::vector<std::vector<double>>& trials, double wor
     return best;
 }
 
-// Shared-resource throughput (bandwidth): all bytes over the slowest thread, best trial.
-double bestSharedRate(const std::vector<std::vector<double>>& trials, double totalWork) {
-    double best = 0;
-    for (const auto& secs : trials) {
-        const double slowest = *std::max_element(secs.begin(), secs.end());
-        if (slowest > 0) best = std::max(best, totalWork / slowest);
-    }
-    return best;
+struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+};
+using FloatBuffer = std::unique_ptr<float, FreeDeleter>;
+
+FloatBuffer allocateFloats(size_t floats, const char* what) {
+    const size_t bytes = (floats * sizeof(float) + 4095) & ~size_t{4095};
+    FloatBuffer p(static_cast<float*>(std::aligned_alloc(4096, bytes)));
+    if (!p) throw Error(std::string("machine probe: cannot allocate the ") + what);
+    return p;
 }
 
-Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const float* stream, size_t streamFloats,
-                         const float* cache, size_t cacheFloats) {
+// Thread `tid` of `n` owns floats [begin, begin + len) of a buffer of `floats`: contiguous slices
+// on 128-byte boundaries, the last one taking the remainder.
+void sliceOf(size_t floats, int tid, int n, size_t& begin, size_t& len) {
+    const size_t chunk = (floats / static_cast<size_t>(n)) & ~size_t{31};
+    begin = chunk * static_cast<size_t>(tid);
+    len = tid == n - 1 ? floats - begin : chunk;
+}
+
+// Spread of a bandwidth over passes: the best pass is the ceiling a kernel can reach.
+void spreadOf(std::vector<double> rates, double& best, double& median, double& worst) {
+    std::sort(rates.begin(), rates.end());
+    best = rates.back();
+    median = rates[rates.size() / 2];
+    worst = rates.front();
+}
+
+// DRAM read bandwidth with `threads` threads. The buffer is allocated here and each thread first
+// touches the slice it will read, so its pages are mapped (and on a NUMA machine placed) where they
+// are read, as they are for a tensor that a kernel's own threads wrote. Plain pages, no madvise:
+// the runtime's tensors get what malloc gives them, and that is the bandwidth their kernels meet.
+// A pass's rate is all bytes over the slowest thread's CPU time (bandwidth is shared).
+void measureDramRead(int threads, ReadFn read, size_t bytes, Ceilings& c) {
+    const size_t floats = (bytes / sizeof(float)) & ~size_t{31};
+    FloatBuffer buffer = allocateFloats(floats, "bandwidth buffer");
+    float* base = buffer.get();
+#pragma omp parallel num_threads(threads)
+    {
+        size_t begin, len;
+        sliceOf(floats, omp_get_thread_num(), omp_get_num_threads(), begin, len);
+        std::fill(base + begin, base + begin + len, 1.0f);
+    }
+    std::vector<double> rates;
+    for (const auto& secs : cpuSecondsPerTrial(threads, kDramPasses, [&](int tid, int n) {
+             size_t begin, len;
+             sliceOf(floats, tid, n, begin, len);
+             return read(base + begin, len);
+         })) {
+        const double slowest = *std::max_element(secs.begin(), secs.end());
+        if (slowest > 0) rates.push_back(static_cast<double>(floats * sizeof(float)) / slowest / 1e9);
+    }
+    if (rates.empty()) return;
+    spreadOf(std::move(rates), c.memGBps, c.memMedianGBps, c.memWorstGBps);
+}
+
+Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, size_t streamBytes, const float* cache,
+                         size_t cacheFloats) {
     Ceilings c;
     c.threads = threads;
     int lanes = 4;
@@ -204,17 +280,8 @@ Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const f
         c.int8Gops = bestSummedRate(cpuSecondsPerTrial(threads, kTrials, [&](int, int) { return vnniLoop(kVnniIters); }),
                                     ops) / 1e9;
     }
-    const bool avx2 = isa != "sse";
-    auto readSlice = [avx2](const float* base, size_t floats, int tid, int n) {
-        // Each thread streams its own contiguous slice (64-byte aligned chunk boundaries).
-        const size_t chunk = (floats / static_cast<size_t>(n)) & ~size_t{15};
-        const float* p = base + chunk * static_cast<size_t>(tid);
-        const size_t len = tid == n - 1 ? floats - chunk * static_cast<size_t>(tid) : chunk;
-        return avx2 ? streamReadAvx2(p, len) : streamReadSse(p, len);
-    };
-    c.memGBps = bestSharedRate(cpuSecondsPerTrial(threads, kMemTrials,
-                                                  [&](int tid, int n) { return readSlice(stream, streamFloats, tid, n); }),
-                               static_cast<double>(streamFloats * sizeof(float))) / 1e9;
+    const ReadFn read = readFnFor(isa);
+    measureDramRead(threads, read, streamBytes, c);
     // Cache: each thread re-reads a private buffer that fits its L2.
     c.cacheGBps = bestSummedRate(cpuSecondsPerTrial(threads, kTrials,
                                                     [&](int tid, int) {
@@ -223,7 +290,7 @@ Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, const f
                                                             const float* p = cache + cacheFloats * static_cast<size_t>(tid);
                                                             // Hide the pointer so the reads are not hoisted out of the loop.
                                                             asm volatile("" : "+r"(p) : : "memory");
-                                                            s += readSlice(p, cacheFloats, 0, 1);
+                                                            s += read(p, cacheFloats);
                                                         }
                                                         return s;
                                                     }),
@@ -267,9 +334,16 @@ std::string nowIso8601() {
     return buf;
 }
 
-struct FreeDeleter {
-    void operator()(float* p) const { std::free(p); }
-};
+// MemAvailable from /proc/meminfo in bytes; 0 when unknown.
+size_t availableMemory() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    size_t kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit)
+        if (key == "MemAvailable:") return kib << 10;
+    return 0;
+}
 
 } // namespace
 
@@ -285,24 +359,18 @@ MachineInfo measureMachine(int maxThreads) {
     m.measuredAt = nowIso8601();
     const int n = maxThreads > 0 ? maxThreads : m.hardwareThreads;
 
-    const size_t streamBytes = std::clamp(2 * cacheSize(3), kMinStreamBytes, kMaxStreamBytes);
-    const size_t floats = streamBytes / sizeof(float);
-    std::unique_ptr<float, FreeDeleter> stream(static_cast<float*>(std::aligned_alloc(64, streamBytes)));
-    if (!stream) throw Error("machine probe: cannot allocate the bandwidth buffer");
+    size_t streamBytes = std::clamp(8 * cacheSize(3), kMinStreamBytes, kMaxStreamBytes);
+    if (const size_t avail = availableMemory(); avail > 0)
+        streamBytes = std::max(std::min(streamBytes, avail / 4), std::min(streamBytes, size_t{64} << 20));
+    m.streamBytes = static_cast<int64_t>(streamBytes);
     // Half the L2 per thread, so the buffer stays resident while it is re-read.
     const size_t l2 = cacheSize(2);
-    const size_t cacheFloats = ((l2 > 0 ? l2 / 2 : size_t{256} << 10) / sizeof(float)) & ~size_t{15};
-    std::unique_ptr<float, FreeDeleter> cache(
-        static_cast<float*>(std::aligned_alloc(64, cacheFloats * sizeof(float) * static_cast<size_t>(n))));
-    if (!cache) throw Error("machine probe: cannot allocate the cache buffer");
-    // First touch from the threads that will read, so pages are mapped before timing.
-#pragma omp parallel for num_threads(n) schedule(static)
-    for (size_t i = 0; i < floats; ++i) stream.get()[i] = 1.0f;
+    const size_t cacheFloats = ((l2 > 0 ? l2 / 2 : size_t{256} << 10) / sizeof(float)) & ~size_t{31};
+    FloatBuffer cache = allocateFloats(cacheFloats * static_cast<size_t>(n), "cache buffer");
     std::fill(cache.get(), cache.get() + cacheFloats * static_cast<size_t>(n), 1.0f);
-    m.streamBytes = static_cast<int64_t>(streamBytes);
 
-    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, stream.get(), floats, cache.get(), cacheFloats));
-    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, stream.get(), floats, cache.get(), cacheFloats));
+    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, streamBytes, cache.get(), cacheFloats));
+    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, streamBytes, cache.get(), cacheFloats));
     return m;
 }
 
@@ -316,6 +384,7 @@ std::string machineCachePath() {
 
 nlohmann::json toJson(const MachineInfo& m) {
     nlohmann::json j;
+    j["probe_version"] = m.probeVersion;
     j["cpu"] = m.cpu;
     j["isa"] = m.isa;
     j["vnni"] = m.vnni;
@@ -327,6 +396,8 @@ nlohmann::json toJson(const MachineInfo& m) {
                                  {"fp32_gflops", c.fp32Gflops},
                                  {"int8_gops", c.int8Gops},
                                  {"mem_gbps", c.memGBps},
+                                 {"mem_gbps_median", c.memMedianGBps},
+                                 {"mem_gbps_worst", c.memWorstGBps},
                                  {"cache_gbps", c.cacheGBps},
                                  {"cache_bytes", c.cacheBytes}});
     j["stream_bytes"] = m.streamBytes;
@@ -336,6 +407,7 @@ nlohmann::json toJson(const MachineInfo& m) {
 Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
     try {
         MachineInfo m;
+        m.probeVersion = j.value("probe_version", 1);
         m.cpu = j.at("cpu").get<std::string>();
         m.isa = j.at("isa").get<std::string>();
         m.vnni = j.at("vnni").get<bool>();
@@ -345,7 +417,8 @@ Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
         for (const auto& c : j.at("ceilings"))
             m.ceilings.push_back({c.at("threads").get<int>(), c.at("fp32_gflops").get<double>(),
                                   c.at("int8_gops").get<double>(), c.at("mem_gbps").get<double>(),
-                                  c.value("cache_gbps", 0.0), c.value("cache_bytes", int64_t{0})});
+                                  c.value("cache_gbps", 0.0), c.value("cache_bytes", int64_t{0}),
+                                  c.value("mem_gbps_median", 0.0), c.value("mem_gbps_worst", 0.0)});
         if (m.ceilings.empty()) return Error("machine file has no ceilings");
         return m;
     } catch (const std::exception& e) {
@@ -362,8 +435,11 @@ MachineInfo machineCeilings(bool remeasure, const std::string& cachePath) {
             auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
             if (!j.is_discarded()) {
                 auto m = machineFromJson(j);
-                // A cache from another CPU or core count (copied home folder, resized VM) is stale.
-                if (m && m->cpu == cpuModelName() && m->hardwareThreads == static_cast<int>(hw)) return m.value();
+                // A cache from another CPU or core count (copied home folder, resized VM) or from
+                // another probe version is stale.
+                if (m && m->probeVersion == kMachineProbeVersion && m->cpu == cpuModelName() &&
+                    m->hardwareThreads == static_cast<int>(hw))
+                    return m.value();
             }
         }
     }
@@ -392,8 +468,14 @@ Ceilings ceilingsFor(const MachineInfo& machine, int threads) {
     // Linear in the thread count between the two measured points, clamped beyond them.
     const double f = std::clamp(static_cast<double>(threads - lo.threads) / (hi.threads - lo.threads), 0.0, 1.0);
     auto mix = [f](double a, double b) { return a + (b - a) * f; };
-    return {threads,           mix(lo.fp32Gflops, hi.fp32Gflops), mix(lo.int8Gops, hi.int8Gops),
-            mix(lo.memGBps, hi.memGBps), mix(lo.cacheGBps, hi.cacheGBps), lo.cacheBytes};
+    return {threads,
+            mix(lo.fp32Gflops, hi.fp32Gflops),
+            mix(lo.int8Gops, hi.int8Gops),
+            mix(lo.memGBps, hi.memGBps),
+            mix(lo.cacheGBps, hi.cacheGBps),
+            lo.cacheBytes,
+            mix(lo.memMedianGBps, hi.memMedianGBps),
+            mix(lo.memWorstGBps, hi.memWorstGBps)};
 }
 
 double bandwidthFor(const Ceilings& c, double bytesMoved) {

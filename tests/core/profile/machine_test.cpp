@@ -79,6 +79,34 @@ TEST(MachineInfo, JsonRoundTripsAndTheCacheIsReused) {
     std::filesystem::remove_all(dir);
 }
 
+TEST(MachineInfo, DramSpreadRoundTripsAndInterpolates) {
+    MachineInfo m;
+    m.cpu = "test cpu";
+    m.isa = "avx512";
+    m.ceilings = {{1, 100, 0, 20, 0, 0, 18, 15}, {2, 200, 0, 40, 0, 0, 36, 30}};
+    const auto back = machineFromJson(toJson(m));
+    ASSERT_TRUE(back) << back.error().describe();
+    EXPECT_EQ(back->probeVersion, kMachineProbeVersion);
+    EXPECT_DOUBLE_EQ(back->ceilings[1].memGBps, 40);
+    EXPECT_DOUBLE_EQ(back->ceilings[1].memMedianGBps, 36);
+    EXPECT_DOUBLE_EQ(back->ceilings[1].memWorstGBps, 30);
+    // The best pass is the ceiling; median and worst only describe the spread.
+    EXPECT_GE(back->ceilings[0].memGBps, back->ceilings[0].memMedianGBps);
+    const Ceilings mid = ceilingsFor(back.value(), 1);
+    EXPECT_DOUBLE_EQ(mid.memWorstGBps, 15);
+    // A file from the first probe (no version, no spread) still reads, as version 1.
+    nlohmann::json old = toJson(m);
+    old.erase("probe_version");
+    for (auto& c : old["ceilings"]) {
+        c.erase("mem_gbps_median");
+        c.erase("mem_gbps_worst");
+    }
+    const auto v1 = machineFromJson(old);
+    ASSERT_TRUE(v1) << v1.error().describe();
+    EXPECT_EQ(v1->probeVersion, 1);
+    EXPECT_DOUBLE_EQ(v1->ceilings[0].memMedianGBps, 0);
+}
+
 TEST(MachineInfo, RejectsMalformedFiles) {
     EXPECT_FALSE(machineFromJson(nlohmann::json{{"cpu", "x"}}));
 }

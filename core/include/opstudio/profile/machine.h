@@ -15,12 +15,20 @@ struct Ceilings {
     int threads = 1;
     double fp32Gflops = 0; // FMA register loop, 2 flops per lane per FMA
     double int8Gops = 0;   // vpdpbusd loop, 2 ops per u8·s8 product; 0 when the CPU has no VNNI
-    double memGBps = 0;    // streaming read of a buffer far larger than the caches (DRAM)
+    double memGBps = 0;    // DRAM read: best pass streaming a buffer far larger than the L3
     double cacheGBps = 0;  // re-reading a per-thread buffer of half the L2
     int64_t cacheBytes = 0; // that buffer's size: ops moving at most this much meet cacheGBps
+    double memMedianGBps = 0; // DRAM read: median and worst pass (the spread; 0 in old cache files)
+    double memWorstGBps = 0;
 };
 
+/// Bumped whenever the probe changes what it measures: a cache file written by another probe
+/// version is stale. 2: DRAM read with AVX-512 loads, 8 accumulators, per-thread first touch,
+/// 9 passes (best, median, worst).
+constexpr int kMachineProbeVersion = 2;
+
 struct MachineInfo {
+    int probeVersion = kMachineProbeVersion; // files without one are version 1
     std::string cpu;        // /proc/cpuinfo "model name"
     std::string isa;        // "avx512", "avx2" or "sse" (the FMA loop that ran)
     bool vnni = false;
