@@ -210,7 +210,7 @@ TEST(CliOptimize, QuantizeWeightsSaysWhatItDidAndTheFileLoads) {
     TempDir dir;
     const fs::path out = dir / "q.onnx";
     const std::string model = std::string(OPSTUDIO_TEST_DATA_DIR) + "/models/gpt_decoder/model.onnx";
-    const auto r = runCli({"optimize", model, "-o", out.string(), "--pass", "quantize-weights:bits=4,block-size=32"});
+    const auto r = runCli({"optimize", model, "-o", out.string(), "--pass", "quantize-weights:bits=4,block_size=32"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("quantize-weights: applied "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("bits/weight"), std::string::npos) << r.out;

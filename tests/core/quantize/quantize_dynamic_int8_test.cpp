@@ -1,5 +1,5 @@
 // quantize-dynamic-int8: structure (DynamicQuantizeMatMul with int8 per-channel weights, Gemm folded),
-// numbers against fp32 and ONNX Runtime, skip reasons (min-weights, activation x activation, Conv), the
+// numbers against fp32 and ONNX Runtime, skip reasons (min_weights, activation x activation, Conv), the
 // speed guard's verdict in the report for every candidate, and perplexity on the trained LLM.
 #include "core/passes/fusion_test_util.h"
 
@@ -53,9 +53,9 @@ std::shared_ptr<ir::Model> mlp() {
 TEST(QuantizeDynamicInt8, WritesDynamicQuantizeMatMulThatOrtRuns) {
     auto original = mlp();
     auto q = std::make_shared<ir::Model>(original->clone());
-    const auto reports = applyPass(*q, "quantize-dynamic-int8:speed-guard=false,min-weights=1000");
+    const auto reports = applyPass(*q, "quantize-dynamic-int8:speed_guard=false,min_weights=1000");
     ASSERT_EQ(reports[0].applied, 2) << skipsOf(reports[0]);
-    EXPECT_TRUE(hasSkip(reports[0], "smaller than min-weights=1000")) << skipsOf(reports[0]);
+    EXPECT_TRUE(hasSkip(reports[0], "smaller than min_weights=1000")) << skipsOf(reports[0]);
     EXPECT_EQ(countOps(*q, "DynamicQuantizeMatMul"), 2);
     EXPECT_EQ(countOps(*q, "MatMul"), 1); // tiny stays float
     q->graph->forEachNode([&](const ir::Node& n) {
@@ -74,7 +74,7 @@ TEST(QuantizeDynamicInt8, WritesDynamicQuantizeMatMulThatOrtRuns) {
 
 TEST(QuantizeDynamicInt8, SpeedGuardGivesAVerdictForEveryCandidate) {
     auto q = mlp();
-    const auto reports = applyPass(*q, "quantize-dynamic-int8:min-weights=0");
+    const auto reports = applyPass(*q, "quantize-dynamic-int8:min_weights=0");
     const auto& r = reports[0];
     int verdicts = 0;
     for (const auto& note : r.notes) verdicts += note.find(" vs float ") != std::string::npos;
@@ -112,7 +112,7 @@ TEST(QuantizeDynamicInt8, TrainedLlamaPerplexityWithinBudget) {
     o.maxChunks = 24;
     auto base = llm::perplexity(std::make_shared<const ir::Model>(loaded.value().clone()), ss.str(), o);
     ir::Model q = loaded.value().clone();
-    const auto r = applyPass(q, "quantize-dynamic-int8:speed-guard=false");
+    const auto r = applyPass(q, "quantize-dynamic-int8:speed_guard=false");
     EXPECT_EQ(r[0].applied, 29) << skipsOf(r[0]);
     auto ppl = llm::perplexity(std::make_shared<const ir::Model>(std::move(q)), ss.str(), o);
     ASSERT_TRUE(base.ok() && ppl.ok());

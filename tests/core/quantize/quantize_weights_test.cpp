@@ -159,11 +159,11 @@ TEST(QuantizeWeights, MatMulNBitsComputesWithTheDequantizedWeightOnOddShapes) {
         const char* spec;
     };
     const Case cases[] = {
-        {40, 1, "quantize-weights:bits=4,block-size=32"},
-        {40, 7, "quantize-weights:bits=4,block-size=16,symmetric=false"},
-        {96, 13, "quantize-weights:bits=8,block-size=32"},
-        {70, 13, "quantize-weights:bits=8,block-size=64,symmetric=false"},
-        {256, 9, "quantize-weights:bits=4,block-size=128,symmetric=false"},
+        {40, 1, "quantize-weights:bits=4,block_size=32"},
+        {40, 7, "quantize-weights:bits=4,block_size=16,symmetric=false"},
+        {96, 13, "quantize-weights:bits=8,block_size=32"},
+        {70, 13, "quantize-weights:bits=8,block_size=64,symmetric=false"},
+        {256, 9, "quantize-weights:bits=4,block_size=128,symmetric=false"},
     };
     for (const Case& c : cases) {
         auto original = matmulModel(c.k, c.n, static_cast<uint64_t>(c.k * 100 + c.n));
@@ -193,7 +193,7 @@ TEST(QuantizeWeights, GemmFoldsAlphaBetaBiasAndTransB) {
                         .output("y")
                         .build();
     auto q = std::make_shared<ir::Model>(original->clone());
-    const auto reports = applyPass(*q, "quantize-weights:bits=8,block-size=16");
+    const auto reports = applyPass(*q, "quantize-weights:bits=8,block_size=16");
     ASSERT_EQ(reports[0].applied, 1) << skipsOf(reports[0]);
     const ir::Node* nb = findOp(*q, "MatMulNBits");
     ASSERT_NE(nb, nullptr);
@@ -207,8 +207,8 @@ TEST(QuantizeWeights, GemmFoldsAlphaBetaBiasAndTransB) {
 }
 
 TEST(QuantizeWeights, OnnxRuntimeRunsTheExportedFile) {
-    for (const char* spec : {"quantize-weights:bits=4,block-size=32", "quantize-weights:bits=4,symmetric=false",
-                             "quantize-weights:bits=8,block-size=64,symmetric=false"}) {
+    for (const char* spec : {"quantize-weights:bits=4,block_size=32", "quantize-weights:bits=4,symmetric=false",
+                             "quantize-weights:bits=8,block_size=64,symmetric=false"}) {
         auto m = matmulModel(80, 13, 21);
         applyPass(*m, spec);
         ASSERT_EQ(countOps(*m, "MatMulNBits"), 1) << spec;
@@ -217,7 +217,7 @@ TEST(QuantizeWeights, OnnxRuntimeRunsTheExportedFile) {
 }
 
 TEST(QuantizeWeights, EmbeddingGatherBecomesGatherBlockQuantized) {
-    for (const char* spec : {"quantize-weights:gather=true,bits=4", "quantize-weights:gather=true,bits=8,symmetric=false,block-size=16"}) {
+    for (const char* spec : {"quantize-weights:gather=true,bits=4", "quantize-weights:gather=true,bits=8,symmetric=false,block_size=16"}) {
         auto original = GraphBuilder(17)
                             .input("ids", ir::DType::I64, {2, 3})
                             .initializer("table", tensorOf({50, 64}, randomValues(50 * 64, 31)))
@@ -334,8 +334,8 @@ TEST(QuantizeWeights, TrainedLlamaPerplexityStaysWithinBudget) {
         const char* spec;
         double budget;
     };
-    for (const Case& c : {Case{"quantize-weights:bits=8,block-size=32", kInt8Block32MaxPerplexityRise},
-                          Case{"quantize-weights:bits=4,block-size=32", kInt4Block32MaxPerplexityRise}}) {
+    for (const Case& c : {Case{"quantize-weights:bits=8,block_size=32", kInt8Block32MaxPerplexityRise},
+                          Case{"quantize-weights:bits=4,block_size=32", kInt4Block32MaxPerplexityRise}}) {
         ir::Model q = fp32.clone();
         const auto reports = applyPass(q, c.spec);
         EXPECT_EQ(reports[0].applied, 29) << skipsOf(reports[0]); // every weight MatMul, LM head included
@@ -363,9 +363,9 @@ TEST(QuantizeWeights, GptqAndAwqBeatRoundToNearestOnTheTrainedLlama) {
         return llamaPerplexity(q);
     };
     const double base = llamaPerplexity(fp32);
-    const double rtn = quantized("quantize-weights:bits=4,block-size=32");
-    const double gptq = quantized("quantize-weights:bits=4,block-size=32,method=gptq");
-    const double awq = quantized("quantize-weights:bits=4,block-size=32,method=awq");
+    const double rtn = quantized("quantize-weights:bits=4,block_size=32");
+    const double gptq = quantized("quantize-weights:bits=4,block_size=32,method=gptq");
+    const double awq = quantized("quantize-weights:bits=4,block_size=32,method=awq");
     // Measured on all 88 chunks: fp32 4.1022, RTN 4.1156, AWQ 4.1119, GPTQ 4.1015.
     EXPECT_LT(gptq, rtn) << "fp32 " << base;
     EXPECT_LT(awq, rtn) << "fp32 " << base;

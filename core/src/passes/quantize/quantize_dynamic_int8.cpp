@@ -74,9 +74,9 @@ class QuantizeDynamicInt8 final : public Pass {
 public:
     void run(PassContext& ctx) override {
         const bool perChannel = ctx.params.getString("granularity") == "per-channel";
-        const int64_t minWeights = ctx.params.getInt("min-weights");
-        const bool guard = ctx.params.getBool("speed-guard");
-        const int guardThreads = static_cast<int>(ctx.params.getInt("guard-threads"));
+        const int64_t minWeights = ctx.params.getInt("min_weights");
+        const bool guard = ctx.params.getBool("speed_guard");
+        const int guardThreads = static_cast<int>(ctx.params.getInt("guard_threads"));
         const std::vector<std::string> skip = ctx.params.getList("skip");
         ir::Graph& g = *ctx.model.graph;
         g.rebuildIndex();
@@ -121,7 +121,7 @@ public:
             }
             const int64_t k = transB ? w->dim(1) : w->dim(0), cols = transB ? w->dim(0) : w->dim(1);
             if (k * cols < minWeights) {
-                ctx.skip(n, "weight " + std::to_string(k) + "x" + std::to_string(cols) + " is smaller than min-weights=" +
+                ctx.skip(n, "weight " + std::to_string(k) + "x" + std::to_string(cols) + " is smaller than min_weights=" +
                                 std::to_string(minWeights) + " (quantizing A at run time would cost more than it saves)");
                 continue;
             }
@@ -228,7 +228,7 @@ public:
         }
         if (ctx.report.applied == 0) {
             ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant 2-D f32 weight of at least "
-                                       "min-weights elements that int8 makes faster (see the skip reasons)");
+                                       "min_weights elements that int8 makes faster (see the skip reasons)");
             return;
         }
         fusion::ensureMsDomain(ctx.model);
@@ -251,10 +251,10 @@ PassInfo quantizeDynamicInt8Pass() {
     info.params = {
         enumParam("granularity", "Weight scales per output channel or one per tensor", {"per-channel", "per-tensor"},
                   "per-channel"),
-        intParam("min-weights", "Layers with fewer weights stay float (activation quantization overhead)", 0,
+        intParam("min_weights", "Layers with fewer weights stay float (activation quantization overhead)", 0,
                  1LL << 40, 16384),
-        boolParam("speed-guard", "Time float and int8 kernels on each layer's input shape; keep float where int8 is not faster", true),
-        intParam("guard-threads", "Threads for the speed guard's timing (the deployment thread count)", 1, 256, 1),
+        boolParam("speed_guard", "Time float and int8 kernels on each layer's input shape; keep float where int8 is not faster", true),
+        intParam("guard_threads", "Threads for the speed guard's timing (the deployment thread count)", 1, 256, 1),
         {"skip", ParamSpec::Type::NodeList, "Node names or op types kept float, ';'-separated", 0, 0, {},
          std::vector<std::string>{}},
     };

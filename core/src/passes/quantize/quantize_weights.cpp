@@ -179,11 +179,11 @@ public:
     void run(PassContext& ctx) override {
         BlockQuantConfig cfg;
         cfg.bits = std::stoi(ctx.params.getString("bits"));
-        cfg.blockSize = std::stoll(ctx.params.getString("block-size"));
+        cfg.blockSize = std::stoll(ctx.params.getString("block_size"));
         cfg.symmetric = ctx.params.getBool("symmetric");
-        cfg.searchClip = ctx.params.getBool("clip-search");
+        cfg.searchClip = ctx.params.getBool("clip_search");
         const std::string method = ctx.params.getString("method");
-        const int64_t accuracyLevel = ctx.params.getInt("accuracy-level");
+        const int64_t accuracyLevel = ctx.params.getInt("accuracy_level");
         std::vector<Candidate> layers = candidates(ctx, ctx.params.getList("skip"));
         if (layers.empty() && !ctx.params.getBool("gather")) {
             ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant 2-D f32 weight");
@@ -337,14 +337,14 @@ PassInfo quantizeWeightsPass() {
     info.exact = false;
     info.params = {
         enumParam("bits", "Bits per weight", {"4", "8"}, "4"),
-        enumParam("block-size", "Weights per scale along K", {"16", "32", "64", "128", "256"}, "32"),
+        enumParam("block_size", "Weights per scale along K", {"16", "32", "64", "128", "256"}, "32"),
         boolParam("symmetric", "No zero points (codes centred on 2^(bits-1)); false stores a zero point per block", true),
-        boolParam("clip-search", "Pick each block's clipping (1.0 .. 0.8 of its extreme) by weight squared error (lowers weight error, raised perplexity on the trained LLM)", false),
+        boolParam("clip_search", "Pick each block's clipping (1.0 .. 0.8 of its extreme) by weight squared error (lowers weight error, raised perplexity on the trained LLM)", false),
         enumParam("method",
                   "rtn: round to nearest; gptq: error compensation (calibration); awq: activation-aware channel scaling (calibration)",
                   {"rtn", "gptq", "awq"}, "rtn"),
         boolParam("gather", "Also quantize constant tables read by Gather on axis 0 (embeddings; also rotary cos/sin tables, which int4 hurts: skip them by name) into GatherBlockQuantized", false),
-        intParam("accuracy-level", "MatMulNBits accuracy_level (ONNX Runtime: 0 unset, 1 fp32, 4 int8 compute)", 0, 4, 0),
+        intParam("accuracy_level", "MatMulNBits accuracy_level (ONNX Runtime: 0 unset, 1 fp32, 4 int8 compute)", 0, 4, 0),
         {"skip", ParamSpec::Type::NodeList, "Node names or op types kept float, ';'-separated (e.g. the LM head)", 0, 0,
          {}, std::vector<std::string>{}},
     };
