@@ -121,14 +121,54 @@ struct TensorSink {
     }
 };
 
+/// A 2-D convolution seen as a GEMM: one row per output position (n, oh, ow), features (tap, channel) with
+/// the channel fastest — the reduction order of the pruning passes' Conv weight rows.
+struct ConvGeometry {
+    int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+    int64_t padTop = 0, padLeft = 0, padBottom = 0, padRight = 0;
+    std::string autoPad = "NOTSET";
+};
+
+/// Rejects what the im2col view does not cover (grouped, non-2-D, unknown kernel); fills the geometry.
+std::string convGeometry(const ir::Graph& g, const ir::Node& n, ConvGeometry& c) {
+    if (n.attrInt("group", 1) != 1) return "grouped Conv (group " + std::to_string(n.attrInt("group", 1)) + ")";
+    std::vector<int64_t> kernel = n.attrInts("kernel_shape");
+    if (kernel.empty() && n.inputs.size() > 1) {
+        if (const ir::Tensor* w = g.constantValue(n.inputs[1]); w && w->rank() == 4)
+            kernel = {w->dim(2), w->dim(3)};
+        else if (const ir::Value* v = g.findValue(n.inputs[1]); v && v->shape && v->shape->size() == 4 &&
+                                                                 (*v->shape)[2].known() && (*v->shape)[3].known())
+            kernel = {(*v->shape)[2].value, (*v->shape)[3].value};
+    }
+    if (kernel.size() != 2) return "only 2-D Conv inputs are collected";
+    c.kh = kernel[0];
+    c.kw = kernel[1];
+    const auto strides = n.attrInts("strides", {1, 1}), dil = n.attrInts("dilations", {1, 1});
+    const auto pads = n.attrInts("pads", {0, 0, 0, 0});
+    if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) return "Conv attributes of another rank";
+    c.sh = strides[0];
+    c.sw = strides[1];
+    c.dh = dil[0];
+    c.dw = dil[1];
+    c.padTop = pads[0];
+    c.padLeft = pads[1];
+    c.padBottom = pads[2];
+    c.padRight = pads[3];
+    c.autoPad = n.attrString("auto_pad", "NOTSET");
+    return {};
+}
+
 struct LayerSink {
     LayerInputStats* stats = nullptr;
     bool transA = false; // Gemm transA=1: A is [k, rows]
     bool gram = true;
+    bool conv = false;
+    ConvGeometry geometry;
 
     void add(const ir::Tensor& t) {
         LayerInputStats& s = *stats;
         if (t.numel() == 0) return;
+        if (conv) return addConv(t);
         const int64_t lastDim = t.rank() == 0 ? 1 : t.dim(-1);
         int64_t k = lastDim, rows = t.numel() / std::max<int64_t>(1, lastDim);
         if (transA) {
@@ -137,15 +177,7 @@ struct LayerSink {
             k = t.dim(0);
             rows = t.dim(1);
         }
-        if (s.k == 0) {
-            s.k = k;
-            s.sumSq.assign(static_cast<size_t>(k), 0.0);
-            s.absMax.assign(static_cast<size_t>(k), 0.f);
-            if (gram) s.gram = GramMatrix(k);
-        } else if (s.k != k) {
-            throw Error("calibration: input of '" + s.node + "' changed its reduction length from " +
-                        std::to_string(s.k) + " to " + std::to_string(k) + " between sets");
-        }
+        ensureFeatures(k);
         std::vector<float> scratch;
         const float* x = floatsOf(t, scratch);
         std::vector<float> transposed;
@@ -156,6 +188,24 @@ struct LayerSink {
                     transposed[static_cast<size_t>(r * k + i)] = x[i * rows + r];
             x = transposed.data();
         }
+        addRows(x, rows, k);
+    }
+
+    void ensureFeatures(int64_t k) {
+        LayerInputStats& s = *stats;
+        if (s.k == 0) {
+            s.k = k;
+            s.sumSq.assign(static_cast<size_t>(k), 0.0);
+            s.absMax.assign(static_cast<size_t>(k), 0.f);
+            if (gram) s.gram = GramMatrix(k);
+        } else if (s.k != k) {
+            throw Error("calibration: input of '" + s.node + "' changed its reduction length from " +
+                        std::to_string(s.k) + " to " + std::to_string(k) + " between sets");
+        }
+    }
+
+    void addRows(const float* x, int64_t rows, int64_t k) {
+        LayerInputStats& s = *stats;
         for (int64_t r = 0; r < rows; ++r)
             for (int64_t i = 0; i < k; ++i) {
                 const float v = x[r * k + i];
@@ -164,6 +214,57 @@ struct LayerSink {
             }
         if (gram) s.gram.addRows(x, rows);
         s.rows += rows;
+    }
+
+    /// im2col of x [N, C, H, W]: row (n, oh, ow), feature (ki·kw + kj)·C + c; zero padding counts as input.
+    void addConv(const ir::Tensor& t) {
+        if (t.rank() != 4)
+            throw Error("calibration: Conv '" + stats->node + "' input has rank " + std::to_string(t.rank()));
+        const ConvGeometry& g = geometry;
+        const int64_t n = t.dim(0), c = t.dim(1), h = t.dim(2), w = t.dim(3);
+        const int64_t extH = (g.kh - 1) * g.dh + 1, extW = (g.kw - 1) * g.dw + 1;
+        int64_t pt = g.padTop, pl = g.padLeft, pb = g.padBottom, pr = g.padRight;
+        if (g.autoPad == "SAME_UPPER" || g.autoPad == "SAME_LOWER") {
+            // Output ceil(in / stride); the odd pad goes to the end (UPPER) or the start (LOWER).
+            auto split = [&](int64_t in, int64_t stride, int64_t ext, int64_t& lo, int64_t& hi) {
+                const int64_t out = (in + stride - 1) / stride;
+                const int64_t total = std::max<int64_t>(0, (out - 1) * stride + ext - in);
+                lo = g.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                hi = total - lo;
+            };
+            split(h, g.sh, extH, pt, pb);
+            split(w, g.sw, extW, pl, pr);
+        } else if (g.autoPad == "VALID") {
+            pt = pl = pb = pr = 0;
+        }
+        const int64_t oh = (h + pt + pb - extH) / g.sh + 1, ow = (w + pl + pr - extW) / g.sw + 1;
+        if (oh <= 0 || ow <= 0) return;
+        const int64_t k = c * g.kh * g.kw;
+        ensureFeatures(k);
+        std::vector<float> scratch;
+        const float* x = floatsOf(t, scratch);
+        // Rows in strips so the im2col buffer stays small whatever the image size.
+        constexpr int64_t kStripRows = 256;
+        std::vector<float> strip(static_cast<size_t>(kStripRows * k));
+        int64_t filled = 0;
+        for (int64_t b = 0; b < n; ++b)
+            for (int64_t y = 0; y < oh; ++y)
+                for (int64_t xo = 0; xo < ow; ++xo) {
+                    float* row = strip.data() + filled * k;
+                    for (int64_t ki = 0; ki < g.kh; ++ki)
+                        for (int64_t kj = 0; kj < g.kw; ++kj) {
+                            const int64_t iy = y * g.sh - pt + ki * g.dh, ix = xo * g.sw - pl + kj * g.dw;
+                            const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                            float* f = row + (ki * g.kw + kj) * c;
+                            for (int64_t ci = 0; ci < c; ++ci)
+                                f[ci] = inside ? x[((b * c + ci) * h + iy) * w + ix] : 0.f;
+                        }
+                    if (++filled == kStripRows) {
+                        addRows(strip.data(), filled, k);
+                        filled = 0;
+                    }
+                }
+        if (filled > 0) addRows(strip.data(), filled, k);
     }
 };
 
@@ -209,10 +310,14 @@ Result<CalibrationStats> collect(const ir::Model& model, const passes::Calibrati
         auto it = byName.find(name);
         if (it == byName.end()) return Error("calibration: the model has no node '" + name + "'");
         const ir::Node& n = *it->second;
-        if (!n.domain.empty() || (n.opType != "MatMul" && n.opType != "Gemm"))
-            return Error("calibration: layer inputs are collected for MatMul/Gemm, '" + name + "' is " +
-                         n.opType + (n.opType == "Conv" ? " (the im2col view of Conv inputs is not collected yet)"
-                                                        : ""));
+        if (!n.domain.empty() || (n.opType != "MatMul" && n.opType != "Gemm" && n.opType != "Conv"))
+            return Error("calibration: layer inputs are collected for MatMul/Gemm/Conv, '" + name + "' is " +
+                         n.opType);
+        if (n.opType == "Conv") {
+            ConvGeometry geometry;
+            if (const std::string why = convGeometry(g, n, geometry); !why.empty())
+                return Error("calibration: Conv '" + name + "': " + why);
+        }
         if (n.inputs.empty() || n.inputs[0].empty()) return Error("calibration: '" + name + "' has no input A");
         LayerInputStats& s = out.layers[name];
         s.node = name;
@@ -230,7 +335,12 @@ Result<CalibrationStats> collect(const ir::Model& model, const passes::Calibrati
         auto sink = std::make_unique<LayerSink>();
         sink->stats = &s;
         sink->gram = options.gram;
-        sink->transA = byName.at(name)->opType == "Gemm" && byName.at(name)->attrInt("transA", 0) != 0;
+        const ir::Node& node = *byName.at(name);
+        sink->transA = node.opType == "Gemm" && node.attrInt("transA", 0) != 0;
+        if (node.opType == "Conv") {
+            sink->conv = true;
+            convGeometry(g, node, sink->geometry);
+        }
         observer.layerSinks[s.input].push_back(sink.get());
         layerSinks.push_back(std::move(sink));
     }

@@ -150,6 +150,72 @@ TEST(CalibrationCollector, ReportsProgressPerSetAndStopsWhenCancelled) {
     EXPECT_NE(std::string(c.error().what()).find("cancelled"), std::string::npos);
 }
 
+ir::Attribute intsAttr(const std::string& name, std::vector<int64_t> v) {
+    ir::Attribute a;
+    a.name = name;
+    a.type = ir::AttrType::Ints;
+    a.ints = std::move(v);
+    return a;
+}
+
+/// x [1, 2, 4, 5] through a 2x3 Conv with `attrs`; features (ki·3 + kj)·2 + c of the im2col rows,
+/// computed here straight from the definition (out[y][x] reads in[y·s - pad + ki·d][x·s - pad + kj·d]).
+void expectConvIm2col(std::vector<ir::Attribute> attrs, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                      int64_t oh, int64_t ow, int64_t dh = 1, int64_t dw = 1) {
+    std::vector<float> x(40);
+    for (size_t i = 0; i < x.size(); ++i)
+        x[i] = static_cast<float>((static_cast<int>(i) * 7) % 11) - 5.f;
+    auto m = GraphBuilder(17)
+                 .input("x", ir::DType::F32, {1, 2, 4, 5})
+                 .initializer("w", ir::Tensor::fromVector<float>({3, 2, 2, 3}, std::vector<float>(36, 0.5f)))
+                 .node("Conv", {"x", "w"}, {"y"}, std::move(attrs), {}, "conv")
+                 .output("y")
+                 .build();
+    passes::CalibrationData data;
+    data.feeds.push_back({{"x", ir::Tensor::fromVector<float>({1, 2, 4, 5}, x)}});
+    auto r = calibrate::collectLayerInputs(*m, data, {"conv"});
+    ASSERT_TRUE(r.ok()) << r.error().what();
+    const calibrate::LayerInputStats& s = r.value().at("conv");
+    ASSERT_EQ(s.k, 12);
+    ASSERT_EQ(s.rows, oh * ow);
+    std::vector<std::vector<double>> rows;
+    for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xo = 0; xo < ow; ++xo) {
+            std::vector<double> row(12, 0.0);
+            for (int64_t ki = 0; ki < 2; ++ki)
+                for (int64_t kj = 0; kj < 3; ++kj)
+                    for (int64_t c = 0; c < 2; ++c) {
+                        const int64_t iy = y * sh - pt + ki * dh, ix = xo * sw - pl + kj * dw;
+                        if (iy >= 0 && iy < 4 && ix >= 0 && ix < 5) row[(ki * 3 + kj) * 2 + c] = x[(c * 4 + iy) * 5 + ix];
+                    }
+            rows.push_back(row);
+        }
+    for (int i = 0; i < 12; ++i) {
+        double sq = 0;
+        for (const auto& row : rows)
+            sq += row[i] * row[i];
+        EXPECT_DOUBLE_EQ(s.sumSq[i], sq) << "feature " << i;
+        for (int j = 0; j < 12; ++j) {
+            double h = 0;
+            for (const auto& row : rows)
+                h += row[i] * row[j];
+            EXPECT_DOUBLE_EQ(s.gram.at(i, j), h) << i << "," << j;
+        }
+    }
+}
+
+TEST(CalibrationCollector, ConvInputsAreTheIm2colRows) {
+    expectConvIm2col({}, 1, 1, 0, 0, /*oh=*/3, /*ow=*/3);
+    expectConvIm2col({intsAttr("strides", {2, 2}), intsAttr("pads", {1, 1, 1, 1})}, 2, 2, 1, 1, 3, 3);
+    expectConvIm2col({intsAttr("dilations", {2, 1}), intsAttr("pads", {1, 0, 1, 0})}, 1, 1, 1, 0, 4, 3, 2, 1);
+    // SAME_UPPER with stride 2: out ceil(4/2)=2 x ceil(5/2)=3; pad totals 0 (rows) and 2 (cols) -> 1 left.
+    ir::Attribute same;
+    same.name = "auto_pad";
+    same.type = ir::AttrType::String;
+    same.s = "SAME_UPPER";
+    expectConvIm2col({same, intsAttr("strides", {2, 2})}, 2, 2, 0, 1, 2, 3);
+}
+
 TEST(CalibrationCollector, RejectsWhatItCannotCollectWithAReason) {
     auto m = tinyModel();
     auto unknown = calibrate::collectLayerInputs(*m, twoSets(), {"nope"});
@@ -157,7 +223,7 @@ TEST(CalibrationCollector, RejectsWhatItCannotCollectWithAReason) {
     EXPECT_NE(std::string(unknown.error().what()).find("no node 'nope'"), std::string::npos);
     auto notLayer = calibrate::collectLayerInputs(*m, twoSets(), {"relu"});
     ASSERT_FALSE(notLayer.ok());
-    EXPECT_NE(std::string(notLayer.error().what()).find("MatMul/Gemm"), std::string::npos);
+    EXPECT_NE(std::string(notLayer.error().what()).find("MatMul/Gemm/Conv"), std::string::npos);
     auto noValue = calibrate::collectTensorStats(*m, twoSets(), {"missing"});
     ASSERT_FALSE(noValue.ok());
     auto empty = calibrate::collectTensorStats(*m, passes::CalibrationData{}, {"x"});

@@ -55,8 +55,10 @@ struct TensorStats {
     std::vector<float> channelAbsMax;
 };
 
-/// Input rows X of one MatMul/Gemm: input A with its leading dims flattened into rows of k features
-/// (Gemm transA=1: the columns of A), k = the node's reduction length.
+/// Input rows X of one MatMul/Gemm/Conv: input A with its leading dims flattened into rows of k features
+/// (Gemm transA=1: the columns of A), k = the node's reduction length. Conv (2-D, group 1): the im2col
+/// view, one row per output position (n, oh, ow) and features (kernel tap, input channel) with the channel
+/// fastest — feature (ki·kw + kj)·C + c, zero padding included (the pruning passes' Conv row order).
 struct LayerInputStats {
     std::string node;  // node name
     std::string input; // value name of input A
@@ -80,11 +82,12 @@ struct CalibrationStats {
 };
 
 /// Runs every set of `data` once and collects what `request` names. Errors: no sets, an unknown tensor
-/// or node name, a layer that is not a MatMul/Gemm, a run failure (naming the set), cancellation.
+/// or node name, a layer that is not a MatMul/Gemm/Conv (or a grouped / non-2-D Conv), a run failure
+/// (naming the set), cancellation.
 Result<CalibrationStats> collect(const ir::Model& model, const passes::CalibrationData& data,
                                  const CollectRequest& request, const CollectOptions& options = {});
 
-/// Layer inputs of the named MatMul/Gemm nodes (the GPTQ / SparseGPT / Wanda entry point).
+/// Layer inputs of the named MatMul/Gemm/Conv nodes (the GPTQ / SparseGPT / Wanda entry point).
 Result<std::map<std::string, LayerInputStats>> collectLayerInputs(const ir::Model& model,
                                                                   const passes::CalibrationData& data,
                                                                   const std::vector<std::string>& nodeNames,

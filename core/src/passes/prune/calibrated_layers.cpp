@@ -8,8 +8,13 @@ void keepCollectable(PassContext& ctx, std::vector<LayerWeight>& layers, const s
                            "--calibration-text FILE (language models) or --calibration-random N");
     std::vector<LayerWeight> kept;
     for (auto& l : layers) {
-        if (l.node->opType == "Conv") {
-            ctx.skip(*l.node, "Conv: calibration inputs of convolutions (im2col rows) are not collected yet");
+        if (l.node->opType == "Conv" && l.node->attrInt("group", 1) != 1) {
+            ctx.skip(*l.node, "grouped Conv (group " + std::to_string(l.node->attrInt("group", 1)) +
+                                  "): its input channels differ per group, one Gram matrix does not serve all rows");
+            continue;
+        }
+        if (l.node->opType == "Conv" && ctx.model.graph->initializers.at(l.name).rank() != 4) {
+            ctx.skip(*l.node, "only 2-D Conv calibration inputs are collected");
             continue;
         }
         if (l.node->name.empty()) {

@@ -10,15 +10,15 @@
 
 namespace opstudio::passes::prune {
 
-/// Keeps the MatMul/Gemm layers of `layers` (Conv is skipped with a reason: its im2col inputs are not
-/// collected) and returns their calibration inputs by node name. Throws Error when the context has no
+/// Keeps the layers of `layers` the collector can see (grouped and non-2-D Conv are skipped with a
+/// reason) and returns their calibration inputs by node name. Throws Error when the context has no
 /// calibration data (naming the CLI options), or when the collection fails or is cancelled.
 std::map<std::string, calibrate::LayerInputStats> collectPrunableInputs(PassContext& ctx,
                                                                         std::vector<LayerWeight>& layers,
                                                                         bool gram, const std::string& pass);
 
-/// Drops the layers the collector cannot see (Conv, unnamed nodes) with a skip reason; throws like
-/// collectPrunableInputs when there is no calibration data.
+/// Drops the layers the collector cannot see (grouped or non-2-D Conv, unnamed nodes) with a skip
+/// reason; throws like collectPrunableInputs when there is no calibration data.
 void keepCollectable(PassContext& ctx, std::vector<LayerWeight>& layers, const std::string& pass);
 /// Calibration inputs of exactly these layers, on the model as it is now (for the sequential mode).
 std::map<std::string, calibrate::LayerInputStats> collectInputsOf(PassContext& ctx,

@@ -1,5 +1,5 @@
-// prune-sparsegpt: error-compensated one-shot pruning (Frantar & Alistarh, SparseGPT 2023). Per layer,
-// from the calibration inputs X of the MatMul/Gemm, H = XᵀX + λ·mean(diag H)·I. Two updates:
+// prune-sparsegpt: error-compensated one-shot pruning (Frantar & Alistarh, SparseGPT 2023). Per layer, from
+// the calibration inputs X of the MatMul/Gemm (Conv: its im2col rows), H = XᵀX + λ·mean(diag H)·I. Two updates:
 //   obs   (SparseGPT order): walk the input columns left to right; the OBS saliency of w_rq is
 //         w_rq² / [U]_qq² with U the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU); zero the chosen weights of
 //         column q and spread each row's error over the columns still to come,
@@ -260,7 +260,7 @@ public:
             layers = std::move(fit);
         }
         if (layers.empty()) {
-            ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant f32 weight");
+            ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm/Conv with a constant f32 weight");
             return;
         }
         auto pruneLayer = [&](const LayerWeight& l, const calibrate::LayerInputStats& s) {
@@ -298,7 +298,7 @@ PassInfo sparseGptPruningPass() {
     info.name = "prune-sparsegpt";
     info.description =
         "Error-compensated pruning (SparseGPT): zero weights by OBS saliency and update the kept ones from "
-        "calibration inputs so each MatMul/Gemm keeps its outputs";
+        "calibration inputs so each MatMul/Gemm/Conv keeps its outputs";
     info.category = PassCategory::Pruning;
     info.exact = false;
     info.params = {floatParam("sparsity", "Fraction of weights set to zero (unstructured, n = 0)", 0.0, 0.99, 0.5),

@@ -36,7 +36,7 @@ public:
             layers = std::move(fit);
         }
         if (layers.empty()) {
-            ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant f32 weight");
+            ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm/Conv with a constant f32 weight");
             return;
         }
         auto inputs = collectPrunableInputs(ctx, layers, /*gram=*/refit, "prune-wanda");
