@@ -11,6 +11,7 @@ void registerFusionPasses(PassRegistry& r) {
     r.add(fusion::convAddMulFusionPass());
     r.add(fusion::convActivationFusionPass());
     r.add(fusion::layerNormFusionPass());
+    r.add(fusion::rmsNormFusionPass());
     r.add(fusion::attentionFusionPass());
     r.add(fusion::skipLayerNormFusionPass());
     r.add(fusion::geluFusionPass());

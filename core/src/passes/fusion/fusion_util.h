@@ -69,6 +69,7 @@ PassInfo convBatchNormFusionPass();
 PassInfo convAddMulFusionPass();
 PassInfo convActivationFusionPass();
 PassInfo layerNormFusionPass();
+PassInfo rmsNormFusionPass();
 PassInfo attentionFusionPass();
 PassInfo skipLayerNormFusionPass();
 PassInfo geluFusionPass();
