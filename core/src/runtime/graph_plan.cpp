@@ -1,6 +1,7 @@
 #include "opstudio/runtime/graph_plan.h"
 
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/lut_matmul.h"
 #include "runtime/kernels/onednn_util.h"
 
 #include <algorithm>
@@ -86,8 +87,25 @@ GraphPlan::GraphPlan(const ir::Graph& graph, const ir::Model& model, const Sessi
     std::unordered_set<std::string> produced(graph.inputs.begin(), graph.inputs.end());
     for (const auto& [name, t] : graph.initializers)
         produced.insert(name);
+    // Palettized MatMuls (Gather of a constant codebook by constant indices) run as one lookup-table
+    // kernel that reads the indices, never a dequantized weight (runtime/kernels/lut_matmul.h). The
+    // reference plan runs the graph as written.
+    std::unordered_map<ir::NodeId, const ir::Node*> substitutes;
+    std::unordered_set<ir::NodeId> absorbed;
+    if (!options.reference)
+        for (LutMatMulRewrite& r : findLutMatMuls(graph)) {
+            substitutes[r.matmul] = r.fused.get();
+            absorbed.insert(r.absorbed.begin(), r.absorbed.end());
+            m_internalNodes.push_back(std::move(r.fused));
+        }
     for (ir::NodeId id : graph.order()) {
-        const ir::Node& node = *graph.node(id);
+        if (absorbed.count(id)) {
+            for (const auto& o : graph.node(id)->outputs)
+                produced.insert(o);
+            continue;
+        }
+        const auto sub = substitutes.find(id);
+        const ir::Node& node = sub != substitutes.end() ? *sub->second : *graph.node(id);
         const int64_t opset = model.opsetFor(node.domain);
         // Constant nodes with a tensor value become constants of the plan (no kernel run).
         if (node.opType == "Constant" && node.domain.empty() && node.outputs.size() == 1) {

@@ -74,6 +74,9 @@ private:
     std::vector<int> m_inputSlots, m_outputSlots;
     std::vector<std::pair<int, ir::Tensor>> m_constants;
     std::vector<std::pair<int, std::string>> m_outerSlots;
+    /// Internal nodes the plan runs in place of graph nodes (e.g. ai.opstudio.LutMatMul for a
+    /// palettized MatMul); steps point into them.
+    std::vector<std::unique_ptr<ir::Node>> m_internalNodes;
     mutable std::vector<ExecutedStep> m_lastExecution;
     /// Keep 4-D activations channels-last between oneDNN convolutions (top-level runs, observed or
     /// not; OPSTUDIO_CHANNELS_LAST=0 turns it off). Decided per value at build, see graph_plan.cpp.

@@ -17,6 +17,7 @@ void registerAllKernels(KernelRegistry& r) {
     registerQuantizeLinearKernels(r);
     registerIntegerMatMulKernels(r);
     registerMatMulNBitsKernels(r);
+    registerLutMatMulKernels(r);
     registerGatherBlockQuantizedKernels(r);
     registerIntegerConvKernels(r);
     registerPoolKernels(r);

@@ -16,6 +16,7 @@ void registerSoftmaxKernels(KernelRegistry& r);
 void registerQuantizeLinearKernels(KernelRegistry& r);
 void registerIntegerMatMulKernels(KernelRegistry& r);
 void registerMatMulNBitsKernels(KernelRegistry& r);
+void registerLutMatMulKernels(KernelRegistry& r);
 void registerGatherBlockQuantizedKernels(KernelRegistry& r);
 void registerIntegerConvKernels(KernelRegistry& r);
 void registerPoolKernels(KernelRegistry& r);
