@@ -36,7 +36,8 @@ constexpr size_t kMaxStreamBytes = size_t{1} << 30;
 constexpr int kTrials = 3;
 // DRAM passes per thread count (~50 ms each): the best is the ceiling, median and worst the spread.
 constexpr int kDramPasses = 9;
-constexpr int kCacheRepeats = 200;
+// Bytes each thread reads per cache-tier pass (a small buffer read again and again).
+constexpr size_t kTierBytesPerPass = size_t{256} << 20;
 
 __attribute__((target("avx512f"))) double fmaLoopAvx512(int64_t iters) {
     __m512 acc[kAcc];
@@ -255,8 +256,131 @@ void measureDramRead(int threads, ReadFn read, size_t bytes, Ceilings& c) {
     spreadOf(std::move(rates), c.memGBps, c.memMedianGBps, c.memWorstGBps);
 }
 
-Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, size_t streamBytes, const float* cache,
-                         size_t cacheFloats) {
+// One data (or unified) cache level from sysfs.
+struct CacheLevel {
+    int level = 0;
+    size_t bytes = 0;
+    int sharedBy = 1;
+};
+
+std::string readSysfs(const std::string& path) {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    return text;
+}
+
+// "2048K" / "32M" / "65536" -> bytes; 0 when unreadable.
+size_t parseCacheSize(std::string text) {
+    if (text.empty()) return 0;
+    size_t mult = 1;
+    if (text.back() == 'K') mult = size_t{1} << 10;
+    else if (text.back() == 'M') mult = size_t{1} << 20;
+    else if (text.back() == 'G') mult = size_t{1} << 30;
+    try {
+        return static_cast<size_t>(std::stoull(text)) * mult;
+    } catch (...) {
+        return 0;
+    }
+}
+
+// CPUs in a sysfs list such as "0-3,8-11" or "0".
+int countCpuList(const std::string& list) {
+    int count = 0;
+    std::stringstream ss(list);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+        if (part.empty()) continue;
+        const auto dash = part.find('-');
+        try {
+            count += dash == std::string::npos ? 1 : std::stoi(part.substr(dash + 1)) - std::stoi(part.substr(0, dash)) + 1;
+        } catch (...) {
+            ++count;
+        }
+    }
+    return std::max(1, count);
+}
+
+// cpu0's data and unified caches by level (L1d, L2, L3), smallest level first.
+std::vector<CacheLevel> dataCacheLevels() {
+    std::vector<CacheLevel> out;
+    for (int index = 0; index < 10; ++index) {
+        const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+        const std::string type = readSysfs(dir + "type");
+        if (type.empty()) break;
+        if (type == "Instruction") continue;
+        CacheLevel l;
+        try {
+            l.level = std::stoi(readSysfs(dir + "level"));
+        } catch (...) {
+            continue;
+        }
+        l.bytes = parseCacheSize(readSysfs(dir + "size"));
+        l.sharedBy = countCpuList(readSysfs(dir + "shared_cpu_list"));
+        if (l.bytes > 0 && l.level >= 1 && l.level <= 3) out.push_back(l);
+    }
+    std::sort(out.begin(), out.end(), [](const CacheLevel& a, const CacheLevel& b) { return a.level < b.level; });
+    return out;
+}
+
+size_t levelBytes(const std::vector<CacheLevel>& levels, int level) {
+    for (const CacheLevel& l : levels)
+        if (l.level == level) return l.bytes;
+    return 0;
+}
+
+// Read bandwidth of one cache level with `threads` threads. Each thread allocates and fills its
+// own buffer of `floatsPerThread` (sized to sit in that level and not in the one below) and
+// re-reads it until kTierBytesPerPass are read; the rates add up over threads (each core reads
+// its own L1/L2, and the L3's slices serve the cores in parallel).
+double measureTierRead(int threads, ReadFn read, size_t floatsPerThread) {
+    std::vector<FloatBuffer> buffers(static_cast<size_t>(threads));
+#pragma omp parallel num_threads(threads)
+    {
+        const int tid = omp_get_thread_num();
+        FloatBuffer b = allocateFloats(floatsPerThread, "cache buffer");
+        std::fill(b.get(), b.get() + floatsPerThread, 1.0f);
+        buffers[static_cast<size_t>(tid)] = std::move(b);
+    }
+    const size_t bytes = floatsPerThread * sizeof(float);
+    const int repeats = static_cast<int>(std::max<size_t>(1, kTierBytesPerPass / bytes));
+    const auto trials = cpuSecondsPerTrial(threads, kTrials, [&](int tid, int) {
+        double s = 0;
+        for (int r = 0; r < repeats; ++r) {
+            const float* p = buffers[static_cast<size_t>(tid)].get();
+            // Hide the pointer so the reads are not hoisted out of the loop.
+            asm volatile("" : "+r"(p) : : "memory");
+            s += read(p, floatsPerThread);
+        }
+        return s;
+    });
+    return bestSummedRate(trials, static_cast<double>(bytes) * repeats) / 1e9;
+}
+
+// L1, L2 and L3 tiers for `threads` threads. A thread's buffer is half its share of the level
+// (shared levels are split between the threads that read them), and a level whose share is not
+// at least twice the level below is skipped: the reads would mostly hit the faster level.
+std::vector<CacheTier> measureTiers(int threads, ReadFn read, const std::vector<CacheLevel>& levels) {
+    std::vector<CacheTier> tiers;
+    size_t below = 0; // per-thread bytes of the faster level
+    for (const CacheLevel& l : levels) {
+        const int sharing = std::clamp(threads, 1, l.sharedBy);
+        const size_t share = l.bytes / static_cast<size_t>(sharing);
+        const size_t floats = (share / 2 / sizeof(float)) & ~size_t{31};
+        if (floats == 0 || share < 2 * below) continue;
+        CacheTier t;
+        t.name = "L" + std::to_string(l.level);
+        t.bytes = static_cast<int64_t>(l.bytes);
+        t.sharedBy = l.sharedBy;
+        t.gbps = measureTierRead(threads, read, floats);
+        tiers.push_back(t);
+        below = l.sharedBy > 1 ? share : l.bytes;
+    }
+    return tiers;
+}
+
+Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, size_t streamBytes,
+                         const std::vector<CacheLevel>& levels) {
     Ceilings c;
     c.threads = threads;
     int lanes = 4;
@@ -282,36 +406,14 @@ Ceilings measureCeilings(int threads, const std::string& isa, bool vnni, size_t 
     }
     const ReadFn read = readFnFor(isa);
     measureDramRead(threads, read, streamBytes, c);
-    // Cache: each thread re-reads a private buffer that fits its L2.
-    c.cacheGBps = bestSummedRate(cpuSecondsPerTrial(threads, kTrials,
-                                                    [&](int tid, int) {
-                                                        double s = 0;
-                                                        for (int r = 0; r < kCacheRepeats; ++r) {
-                                                            const float* p = cache + cacheFloats * static_cast<size_t>(tid);
-                                                            // Hide the pointer so the reads are not hoisted out of the loop.
-                                                            asm volatile("" : "+r"(p) : : "memory");
-                                                            s += read(p, cacheFloats);
-                                                        }
-                                                        return s;
-                                                    }),
-                                 static_cast<double>(cacheFloats * sizeof(float)) * kCacheRepeats) / 1e9;
-    c.cacheBytes = static_cast<int64_t>(cacheFloats * sizeof(float));
+    c.tiers = measureTiers(threads, read, levels);
+    // cache_gbps / cache_bytes (kept for older readers): the L2 tier and half an L2.
+    for (const CacheTier& t : c.tiers)
+        if (t.name == "L2") {
+            c.cacheGBps = t.gbps;
+            c.cacheBytes = t.bytes / 2;
+        }
     return c;
-}
-
-// Size of a cache level from sysfs ("2048K"); 0 when unknown.
-size_t cacheSize(int index) {
-    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/size");
-    std::string text;
-    if (!(in >> text) || text.empty()) return 0;
-    size_t mult = 1;
-    if (text.back() == 'K') mult = size_t{1} << 10;
-    else if (text.back() == 'M') mult = size_t{1} << 20;
-    try {
-        return static_cast<size_t>(std::stoull(text)) * mult;
-    } catch (...) {
-        return 0;
-    }
 }
 
 std::string cpuModelName() {
@@ -359,18 +461,14 @@ MachineInfo measureMachine(int maxThreads) {
     m.measuredAt = nowIso8601();
     const int n = maxThreads > 0 ? maxThreads : m.hardwareThreads;
 
-    size_t streamBytes = std::clamp(8 * cacheSize(3), kMinStreamBytes, kMaxStreamBytes);
+    const std::vector<CacheLevel> levels = dataCacheLevels();
+    size_t streamBytes = std::clamp(8 * levelBytes(levels, 3), kMinStreamBytes, kMaxStreamBytes);
     if (const size_t avail = availableMemory(); avail > 0)
         streamBytes = std::max(std::min(streamBytes, avail / 4), std::min(streamBytes, size_t{64} << 20));
     m.streamBytes = static_cast<int64_t>(streamBytes);
-    // Half the L2 per thread, so the buffer stays resident while it is re-read.
-    const size_t l2 = cacheSize(2);
-    const size_t cacheFloats = ((l2 > 0 ? l2 / 2 : size_t{256} << 10) / sizeof(float)) & ~size_t{31};
-    FloatBuffer cache = allocateFloats(cacheFloats * static_cast<size_t>(n), "cache buffer");
-    std::fill(cache.get(), cache.get() + cacheFloats * static_cast<size_t>(n), 1.0f);
 
-    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, streamBytes, cache.get(), cacheFloats));
-    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, streamBytes, cache.get(), cacheFloats));
+    m.ceilings.push_back(measureCeilings(1, m.isa, m.vnni, streamBytes, levels));
+    if (n > 1) m.ceilings.push_back(measureCeilings(n, m.isa, m.vnni, streamBytes, levels));
     return m;
 }
 
@@ -391,7 +489,10 @@ nlohmann::json toJson(const MachineInfo& m) {
     j["hardware_threads"] = m.hardwareThreads;
     j["measured_at"] = m.measuredAt;
     j["ceilings"] = nlohmann::json::array();
-    for (const Ceilings& c : m.ceilings)
+    for (const Ceilings& c : m.ceilings) {
+        nlohmann::json tiers = nlohmann::json::array();
+        for (const CacheTier& t : c.tiers)
+            tiers.push_back({{"name", t.name}, {"bytes", t.bytes}, {"shared_by", t.sharedBy}, {"gbps", t.gbps}});
         j["ceilings"].push_back({{"threads", c.threads},
                                  {"fp32_gflops", c.fp32Gflops},
                                  {"int8_gops", c.int8Gops},
@@ -399,7 +500,9 @@ nlohmann::json toJson(const MachineInfo& m) {
                                  {"mem_gbps_median", c.memMedianGBps},
                                  {"mem_gbps_worst", c.memWorstGBps},
                                  {"cache_gbps", c.cacheGBps},
-                                 {"cache_bytes", c.cacheBytes}});
+                                 {"cache_bytes", c.cacheBytes},
+                                 {"tiers", std::move(tiers)}});
+    }
     j["stream_bytes"] = m.streamBytes;
     return j;
 }
@@ -414,11 +517,17 @@ Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
         m.hardwareThreads = j.at("hardware_threads").get<int>();
         m.measuredAt = j.value("measured_at", "");
         m.streamBytes = j.value("stream_bytes", int64_t{0});
-        for (const auto& c : j.at("ceilings"))
-            m.ceilings.push_back({c.at("threads").get<int>(), c.at("fp32_gflops").get<double>(),
-                                  c.at("int8_gops").get<double>(), c.at("mem_gbps").get<double>(),
-                                  c.value("cache_gbps", 0.0), c.value("cache_bytes", int64_t{0}),
-                                  c.value("mem_gbps_median", 0.0), c.value("mem_gbps_worst", 0.0)});
+        for (const auto& c : j.at("ceilings")) {
+            Ceilings x{c.at("threads").get<int>(),      c.at("fp32_gflops").get<double>(),
+                       c.at("int8_gops").get<double>(), c.at("mem_gbps").get<double>(),
+                       c.value("cache_gbps", 0.0),      c.value("cache_bytes", int64_t{0}),
+                       c.value("mem_gbps_median", 0.0), c.value("mem_gbps_worst", 0.0), {}};
+            if (c.contains("tiers"))
+                for (const auto& t : c.at("tiers"))
+                    x.tiers.push_back({t.at("name").get<std::string>(), t.at("bytes").get<int64_t>(),
+                                       t.value("shared_by", 1), t.at("gbps").get<double>()});
+            m.ceilings.push_back(std::move(x));
+        }
         if (m.ceilings.empty()) return Error("machine file has no ceilings");
         return m;
     } catch (const std::exception& e) {
@@ -458,7 +567,11 @@ MachineInfo machineCeilings(bool remeasure, const std::string& cachePath) {
 }
 
 Ceilings ceilingsFor(const MachineInfo& machine, int threads) {
-    if (machine.ceilings.empty()) return Ceilings{threads};
+    if (machine.ceilings.empty()) {
+        Ceilings none;
+        none.threads = threads;
+        return none;
+    }
     threads = std::max(1, threads);
     for (const Ceilings& c : machine.ceilings)
         if (c.threads == threads) return c;
@@ -468,27 +581,82 @@ Ceilings ceilingsFor(const MachineInfo& machine, int threads) {
     // Linear in the thread count between the two measured points, clamped beyond them.
     const double f = std::clamp(static_cast<double>(threads - lo.threads) / (hi.threads - lo.threads), 0.0, 1.0);
     auto mix = [f](double a, double b) { return a + (b - a) * f; };
-    return {threads,
-            mix(lo.fp32Gflops, hi.fp32Gflops),
-            mix(lo.int8Gops, hi.int8Gops),
-            mix(lo.memGBps, hi.memGBps),
-            mix(lo.cacheGBps, hi.cacheGBps),
-            lo.cacheBytes,
-            mix(lo.memMedianGBps, hi.memMedianGBps),
-            mix(lo.memWorstGBps, hi.memWorstGBps)};
+    Ceilings c{threads,
+               mix(lo.fp32Gflops, hi.fp32Gflops),
+               mix(lo.int8Gops, hi.int8Gops),
+               mix(lo.memGBps, hi.memGBps),
+               mix(lo.cacheGBps, hi.cacheGBps),
+               lo.cacheBytes,
+               mix(lo.memMedianGBps, hi.memMedianGBps),
+               mix(lo.memWorstGBps, hi.memWorstGBps),
+               {}};
+    // Tiers by name; a level measured at one thread count only keeps that measurement.
+    for (const CacheTier& t : lo.tiers) {
+        CacheTier x = t;
+        for (const CacheTier& h : hi.tiers)
+            if (h.name == t.name) x.gbps = mix(t.gbps, h.gbps);
+        c.tiers.push_back(x);
+    }
+    return c;
 }
 
-double bandwidthFor(const Ceilings& c, double bytesMoved) {
-    // An op whose whole traffic fits in half the L2 mostly reads what its producer just wrote.
-    const bool cacheResident = bytesMoved > 0 && c.cacheGBps > 0 && bytesMoved <= static_cast<double>(c.cacheBytes);
-    return cacheResident ? c.cacheGBps : c.memGBps;
+int64_t CacheTier::capacity(int threads) const {
+    // One instance per sharedBy threads: private caches add up, a shared L3 counts once.
+    const int instances = (std::max(1, threads) + std::max(1, sharedBy) - 1) / std::max(1, sharedBy);
+    return bytes * instances;
 }
+
+double tierFor(const Ceilings& c, double bytes, std::string* name) {
+    if (bytes > 0) {
+        for (const CacheTier& t : c.tiers)
+            if (t.gbps > 0 && bytes <= static_cast<double>(t.capacity(c.threads))) {
+                if (name) *name = t.name;
+                return t.gbps;
+            }
+        // Files without tiers: the one cache figure (half an L2 per thread).
+        if (c.tiers.empty() && c.cacheGBps > 0 && bytes <= static_cast<double>(c.cacheBytes)) {
+            if (name) *name = "cache";
+            return c.cacheGBps;
+        }
+    }
+    if (name) *name = "DRAM";
+    return c.memGBps;
+}
+
+MemoryRoof memoryRoofFor(const Ceilings& c, const Traffic& t) {
+    MemoryRoof r;
+    const double bytes = std::max(0.0, t.bytes);
+    const double weights = std::clamp(t.weightBytes, 0.0, bytes);
+    const double activations = bytes - weights;
+    const double actGBps = tierFor(c, bytes, &r.activationTier);
+    const double weightGBps = tierFor(c, t.runBytes > 0 ? std::max(t.runBytes, bytes) : bytes, &r.weightTier);
+    if (weights <= 0 || r.weightTier == r.activationTier) {
+        r.gbps = actGBps;
+        r.tier = r.activationTier;
+        if (weights <= 0) r.weightTier.clear();
+        return r;
+    }
+    if (activations <= 0) {
+        r.gbps = weightGBps;
+        r.tier = r.weightTier;
+        r.activationTier.clear();
+        return r;
+    }
+    // Both levels serve the op one after the other: time = A / B_act + W / B_weight.
+    if (actGBps <= 0 || weightGBps <= 0) return r;
+    r.gbps = bytes / (activations / actGBps + weights / weightGBps);
+    r.tier = r.activationTier + "+" + r.weightTier;
+    return r;
+}
+
+double bandwidthFor(const Ceilings& c, double bytesMoved) { return memoryRoofFor(c, Traffic{bytesMoved}).gbps; }
 
 RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer,
-                              double bytesMoved) {
+                              const Traffic& traffic) {
     RooflinePoint p;
     const double peak = integer && c.int8Gops > 0 ? c.int8Gops : c.fp32Gflops;
-    const double bw = bandwidthFor(c, bytesMoved);
+    p.memory = memoryRoofFor(c, traffic);
+    const double bw = p.memory.gbps;
     if (peak <= 0 || bw <= 0) return p;
     // Roofline: attainable(I) = min(peak, I · bandwidth); the ridge is where the two meet.
     p.ridge = peak / bw;
@@ -496,6 +664,11 @@ RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achiev
     p.attainableGflops = std::min(peak, intensity * bw);
     p.percentOfRoofline = p.attainableGflops > 0 ? 100.0 * achievedGflops / p.attainableGflops : 0;
     return p;
+}
+
+RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer,
+                              double bytesMoved) {
+    return placeOnRoofline(c, intensity, achievedGflops, integer, Traffic{bytesMoved});
 }
 
 } // namespace opstudio::profile

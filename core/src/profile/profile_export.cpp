@@ -65,6 +65,7 @@ nlohmann::json nodeJson(const Profile& p, size_t index) {
     j["bound"] = n.bound.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.bound);
     j["roofline_pct"] = n.rooflinePercent;
     j["attainable_gflops"] = n.attainableGflops;
+    j["memory_tier"] = n.memoryTier.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.memoryTier);
     j["input_shapes"] = shapesJson(n.inputShapes);
     j["output_shapes"] = shapesJson(n.outputShapes);
     nlohmann::json children = nlohmann::json::array();
@@ -145,9 +146,16 @@ nlohmann::json toJson(const Profile& p) {
                    {"peak_rss_bytes", p.peakRssBytes}};
     if (p.machine) {
         j["machine"] = toJson(*p.machine);
+        nlohmann::json tiers = nlohmann::json::array();
+        for (const CacheTier& t : p.ceilings.tiers)
+            tiers.push_back({{"name", t.name},
+                             {"bytes", t.bytes},
+                             {"capacity_bytes", t.capacity(p.ceilings.threads)},
+                             {"gbps", t.gbps}});
         j["machine"]["used"] = {{"threads", p.ceilings.threads},      {"fp32_gflops", p.ceilings.fp32Gflops},
                                 {"int8_gops", p.ceilings.int8Gops},   {"mem_gbps", p.ceilings.memGBps},
-                                {"cache_gbps", p.ceilings.cacheGBps}, {"cache_bytes", p.ceilings.cacheBytes}};
+                                {"cache_gbps", p.ceilings.cacheGBps}, {"cache_bytes", p.ceilings.cacheBytes},
+                                {"tiers", std::move(tiers)}};
     } else {
         j["machine"] = nullptr;
     }
@@ -265,11 +273,18 @@ std::string formatTable(const Profile& p, int topK) {
     out << "memory    weights " << humanBytes(static_cast<double>(p.weightBytes)) << " (" << p.parameterCount
         << " params), peak activations " << humanBytes(static_cast<double>(p.peakActivationBytes))
         << ", peak RSS " << humanBytes(static_cast<double>(p.peakRssBytes)) << "\n";
-    if (p.machine)
+    if (p.machine) {
         out << "machine   " << p.machine->cpu << ": fp32 " << fixed(p.ceilings.fp32Gflops, 1)
             << " GFLOP/s, int8 " << fixed(p.ceilings.int8Gops, 1) << " GOP/s, DRAM "
-            << fixed(p.ceilings.memGBps, 1) << " GB/s, cache " << fixed(p.ceilings.cacheGBps, 1)
-            << " GB/s at " << p.ceilings.threads << " thread" << (p.ceilings.threads == 1 ? "" : "s") << "\n";
+            << fixed(p.ceilings.memGBps, 1) << " GB/s";
+        for (const CacheTier& t : p.ceilings.tiers)
+            out << ", " << t.name << " " << fixed(t.gbps, 1) << " GB/s ("
+                << humanBytes(static_cast<double>(t.capacity(p.ceilings.threads))) << ")";
+        if (p.ceilings.tiers.empty()) out << ", cache " << fixed(p.ceilings.cacheGBps, 1) << " GB/s";
+        out << " at " << p.ceilings.threads << " thread" << (p.ceilings.threads == 1 ? "" : "s");
+        if (!p.machine->measuredAt.empty()) out << ", measured " << p.machine->measuredAt;
+        out << "\n";
+    }
 
     std::vector<size_t> order(p.nodes.size());
     std::iota(order.begin(), order.end(), 0);
@@ -280,7 +295,7 @@ std::string formatTable(const Profile& p, int topK) {
     out << "\nTop " << k << " nodes (self time)\n";
     out << pad("#", 4) << pad("node", 32) << pad("op", 20) << pad("ms", 10, false) << pad("%", 7, false)
         << pad("GFLOP/s", 10, false) << "  " << pad("bound", 8) << pad("%roof", 7, false) << "  "
-        << pad("kernel", 10) << "shapes\n";
+        << pad("from", 9) << pad("kernel", 10) << "shapes\n";
     for (size_t r = 0; r < k; ++r) {
         const NodeProfile& n = p.nodes[order[r]];
         const double share = p.observedTotal.median > 0 ? 100.0 * n.selfMedianMs / p.observedTotal.median : 0;
@@ -289,7 +304,8 @@ std::string formatTable(const Profile& p, int topK) {
             << pad(fixed(n.selfMedianMs, 3), 10, false) << pad(fixed(share, 1), 7, false)
             << pad(fixed(n.gflops, 1), 10, false) << "  " << pad(n.bound.empty() ? "-" : n.bound, 8)
             << pad(n.bound.empty() ? "-" : fixed(n.rooflinePercent, 0), 7, false) << "  "
-            << pad(n.kernelPath, 10) << shapesToString(n.inputShapes) << " -> "
+            << pad(n.memoryTier.empty() ? "-" : n.memoryTier, 9) << pad(n.kernelPath, 10)
+            << shapesToString(n.inputShapes) << " -> "
             << shapesToString(n.outputShapes) << "\n";
     }
     out << "\nBy op type\n";

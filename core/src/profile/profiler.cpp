@@ -251,23 +251,28 @@ double perSecondG(double count, double ms) {
     return ms > 0 ? count / (ms * 1e6) : 0;
 }
 
-// Places one node; returns the time in ms it would take at its attainable ceiling (0 when unknown).
-double placeNode(const Ceilings& c, const OpCost& cost, double gflops, double gbps, std::string& bound,
-                 double& pct, double* attainable) {
+// Places one node (n.gflops and n.gbps set); returns the time in ms it would take at its attainable
+// ceiling (0 when unknown). `runBytes` is the whole run's working set (weights + peak activations):
+// it decides whether weights are still cached from the previous run or stream from DRAM.
+double placeNode(const Ceilings& c, double runBytes, NodeProfile& n) {
+    const OpCost& cost = n.cost;
     if (c.fp32Gflops <= 0) return 0;
+    const Traffic traffic{cost.bytes(), static_cast<double>(cost.paramBytes), runBytes};
     if (cost.flops > 0) {
-        const RooflinePoint p = placeOnRoofline(c, cost.intensity(), gflops, cost.integer, cost.bytes());
-        bound = p.computeBound ? "compute" : "memory";
-        pct = p.percentOfRoofline;
-        if (attainable) *attainable = p.attainableGflops;
+        const RooflinePoint p = placeOnRoofline(c, cost.intensity(), n.gflops, cost.integer, traffic);
+        n.bound = p.computeBound ? "compute" : "memory";
+        n.rooflinePercent = p.percentOfRoofline;
+        n.attainableGflops = p.attainableGflops;
+        n.memoryTier = p.memory.tier;
         return p.attainableGflops > 0 ? cost.flops / (p.attainableGflops * 1e6) : 0;
     }
-    const double bw = bandwidthFor(c, cost.bytes());
-    if (cost.bytes() > 0 && bw > 0) {
+    const MemoryRoof roof = memoryRoofFor(c, traffic);
+    if (cost.bytes() > 0 && roof.gbps > 0) {
         // Pure data movement: its only ceiling is the bandwidth.
-        bound = "memory";
-        pct = 100.0 * gbps / bw;
-        return cost.bytes() / (bw * 1e6);
+        n.bound = "memory";
+        n.rooflinePercent = 100.0 * n.gbps / roof.gbps;
+        n.memoryTier = roof.tier;
+        return cost.bytes() / (roof.gbps * 1e6);
     }
     return 0;
 }
@@ -339,6 +344,8 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
     p.peakRssBytes = peakRssBytes();
     p.machine = m_options.machine;
     if (p.machine) p.ceilings = ceilingsFor(*p.machine, p.threads);
+    // Everything one run touches: between two reads of a weight, all of this passed through the caches.
+    const double runBytes = static_cast<double>(p.weightBytes) + static_cast<double>(p.peakActivationBytes);
 
     // Nodes, in first-execution order (pre-order: a parent begins before its children).
     for (const auto& r : obs.records) {
@@ -372,8 +379,7 @@ Result<Profile> Profiler::run(const std::map<std::string, ir::Tensor>& feeds) {
         n.cost = r.cost;
         n.gflops = perSecondG(n.cost.flops, n.time.median);
         n.gbps = perSecondG(n.cost.bytes(), n.time.median);
-        n.idealMs =
-            placeNode(p.ceilings, n.cost, n.gflops, n.gbps, n.bound, n.rooflinePercent, &n.attainableGflops);
+        n.idealMs = placeNode(p.ceilings, runBytes, n);
         p.nodes.push_back(std::move(n));
     }
     for (size_t i = 0; i < p.nodes.size(); ++i)

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+// Ceilings literals leave the trailing fields (spread, tiers) at their defaults.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -35,6 +38,80 @@ TEST(Roofline, SmallWorkingSetsMeetTheCacheCeiling) {
     EXPECT_DOUBLE_EQ(small.ridge, 2);
     EXPECT_DOUBLE_EQ(small.attainableGflops, 50);
     EXPECT_DOUBLE_EQ(small.percentOfRoofline, 50);
+}
+
+namespace {
+
+// Two cores, private 32 KiB L1 and 1 MiB L2, one 32 MiB L3 shared by both (this machine kind).
+Ceilings tieredCeilings(int threads) {
+    Ceilings c{threads, 100, 0, 20};
+    c.tiers = {{"L1", 32 << 10, 1, 400}, {"L2", 1 << 20, 1, 200}, {"L3", 32 << 20, 2, 100}};
+    return c;
+}
+
+} // namespace
+
+TEST(Roofline, CacheTierCapacityAddsUpPrivateLevelsOnly) {
+    const CacheTier l2{"L2", 1 << 20, 1, 200};
+    EXPECT_EQ(l2.capacity(1), 1 << 20);
+    EXPECT_EQ(l2.capacity(2), 2 << 20);
+    const CacheTier l3{"L3", 32 << 20, 2, 100};
+    EXPECT_EQ(l3.capacity(1), 32 << 20);
+    EXPECT_EQ(l3.capacity(2), 32 << 20);
+    EXPECT_EQ(l3.capacity(3), 64 << 20); // a second L3 instance
+    const CacheTier smt{"L2", 1 << 20, 2, 200}; // two hardware threads per core
+    EXPECT_EQ(smt.capacity(4), 2 << 20);
+}
+
+TEST(Roofline, TierIsTheFastestLevelThatHoldsTheTraffic) {
+    const Ceilings one = tieredCeilings(1);
+    std::string name;
+    EXPECT_DOUBLE_EQ(tierFor(one, 16 << 10, &name), 400);
+    EXPECT_EQ(name, "L1");
+    EXPECT_DOUBLE_EQ(tierFor(one, 48 << 10, &name), 200); // over one L1
+    EXPECT_EQ(name, "L2");
+    EXPECT_DOUBLE_EQ(tierFor(one, 3 << 20, &name), 100);
+    EXPECT_EQ(name, "L3");
+    EXPECT_DOUBLE_EQ(tierFor(one, 40 << 20, &name), 20);
+    EXPECT_EQ(name, "DRAM");
+    EXPECT_DOUBLE_EQ(tierFor(one, 0, &name), 20); // unknown traffic: DRAM
+    EXPECT_EQ(name, "DRAM");
+    // Two threads: 48 KiB spreads over both L1s, 1.5 MiB over both L2s.
+    const Ceilings two = tieredCeilings(2);
+    EXPECT_DOUBLE_EQ(tierFor(two, 48 << 10, &name), 400);
+    EXPECT_DOUBLE_EQ(tierFor(two, 3 << 19, &name), 200);
+    EXPECT_EQ(name, "L2");
+    // A level measured with 0 GB/s (skipped) is passed over.
+    Ceilings gap = one;
+    gap.tiers[1].gbps = 0;
+    EXPECT_DOUBLE_EQ(tierFor(gap, 48 << 10, &name), 100);
+    EXPECT_EQ(name, "L3");
+}
+
+TEST(Roofline, WeightsOfARunLargerThanTheL3StreamFromDram) {
+    const Ceilings c = tieredCeilings(1);
+    // A decode GEMV: 4 MiB of weights (fits the L3 alone) and 8 KiB of activations.
+    const double w = 4 << 20, a = 8 << 10;
+    // The whole run is 444 MB: the weights were evicted since the last step.
+    const MemoryRoof big = memoryRoofFor(c, Traffic{w + a, w, 444e6});
+    EXPECT_EQ(big.weightTier, "DRAM");
+    EXPECT_EQ(big.activationTier, "L3");
+    EXPECT_EQ(big.tier, "L3+DRAM");
+    EXPECT_DOUBLE_EQ(big.gbps, (w + a) / (a / 100 + w / 20));
+    // The whole run fits the L3 (a small model): weights stay there between runs.
+    const MemoryRoof small = memoryRoofFor(c, Traffic{w + a, w, 20e6});
+    EXPECT_EQ(small.tier, "L3");
+    EXPECT_DOUBLE_EQ(small.gbps, 100);
+    // Run size unknown: the op's own traffic decides, as for activations.
+    EXPECT_EQ(memoryRoofFor(c, Traffic{w + a, w, 0}).tier, "L3");
+    // No weights: the activations' level alone; only weights: the weights' level alone.
+    EXPECT_EQ(memoryRoofFor(c, Traffic{a, 0, 444e6}).tier, "L1");
+    EXPECT_EQ(memoryRoofFor(c, Traffic{w, w, 444e6}).tier, "DRAM");
+    // The roofline point uses that bandwidth: a memory-bound GEMV (0.5 flop/byte).
+    const RooflinePoint p = placeOnRoofline(c, 0.5, 5, false, Traffic{w + a, w, 444e6});
+    EXPECT_FALSE(p.computeBound);
+    EXPECT_DOUBLE_EQ(p.attainableGflops, 0.5 * big.gbps);
+    EXPECT_EQ(p.memory.tier, "L3+DRAM");
 }
 
 TEST(Roofline, InterpolatesUnmeasuredThreadCounts) {
@@ -105,6 +182,25 @@ TEST(MachineInfo, DramSpreadRoundTripsAndInterpolates) {
     ASSERT_TRUE(v1) << v1.error().describe();
     EXPECT_EQ(v1->probeVersion, 1);
     EXPECT_DOUBLE_EQ(v1->ceilings[0].memMedianGBps, 0);
+}
+
+TEST(MachineInfo, TiersRoundTripAndInterpolateByName) {
+    MachineInfo m;
+    m.cpu = "test cpu";
+    m.isa = "avx512";
+    m.ceilings = {tieredCeilings(1), tieredCeilings(3)};
+    m.ceilings[1].tiers[2].gbps = 300;
+    const auto back = machineFromJson(toJson(m));
+    ASSERT_TRUE(back) << back.error().describe();
+    ASSERT_EQ(back->ceilings[0].tiers.size(), 3u);
+    EXPECT_EQ(back->ceilings[0].tiers[2].name, "L3");
+    EXPECT_EQ(back->ceilings[0].tiers[2].bytes, 32 << 20);
+    EXPECT_EQ(back->ceilings[0].tiers[2].sharedBy, 2);
+    EXPECT_DOUBLE_EQ(back->ceilings[1].tiers[2].gbps, 300);
+    const Ceilings two = ceilingsFor(back.value(), 2);
+    ASSERT_EQ(two.tiers.size(), 3u);
+    EXPECT_DOUBLE_EQ(two.tiers[2].gbps, 200); // halfway between 100 and 300
+    EXPECT_DOUBLE_EQ(two.tiers[0].gbps, 400);
 }
 
 TEST(MachineInfo, RejectsMalformedFiles) {

@@ -226,6 +226,50 @@ TEST(Profiler, RecordsCostsFromRuntimeShapes) {
     EXPECT_DOUBLE_EQ(p.totalFlops, n.cost.flops);
 }
 
+// x[1,64] -> MatMul(W1[64,64]) -> MatMul(W2[64,64]): 32 KiB of weights, 16 KiB per node.
+std::shared_ptr<ir::Model> twoMatMulModel() {
+    auto m = std::make_shared<ir::Model>();
+    m->setOpset("", 17);
+    ir::Graph& g = *m->graph;
+    declareInput(g, "x", ir::DType::F32, {1, 64});
+    g.initializers["W1"] = opstudio::testing::randomTensor(ir::DType::F32, {64, 64}, 3);
+    g.initializers["W2"] = opstudio::testing::randomTensor(ir::DType::F32, {64, 64}, 4);
+    g.addNode(makeNode("MatMul", {"x", "W1"}, {"h"}, "mm1"));
+    g.addNode(makeNode("MatMul", {"h", "W2"}, {"y"}, "mm2"));
+    g.outputs = {"y"};
+    g.rebuildIndex();
+    return m;
+}
+
+// A machine whose L3 holds one node's traffic (~17 KiB) but not the whole run (> 32 KiB), or both.
+MachineInfo machineWithL3(int64_t l3Bytes) {
+    MachineInfo m;
+    m.cpu = "test";
+    Ceilings c{1, 100, 0, 10};
+    c.tiers = {{"L2", 4 << 10, 1, 200}, {"L3", l3Bytes, 1, 50}};
+    m.ceilings = {c};
+    return m;
+}
+
+TEST(Profiler, NodeRoofUsesTheTierTheRunsWorkingSetFits) {
+    for (const auto& [l3, tier] : {std::pair<int64_t, std::string>{24 << 10, "L3+DRAM"}, {64 << 20, "L3"}}) {
+        auto session = makeSession(twoMatMulModel());
+        ProfileOptions o;
+        o.runs = 2;
+        o.warmup = 1;
+        o.machine = machineWithL3(l3);
+        auto r = Profiler(*session, o).run(rt::randomFeeds(*session, 1));
+        ASSERT_TRUE(r) << r.error().describe();
+        const Profile& p = r.value();
+        for (const char* name : {"mm1", "mm2"}) {
+            const NodeProfile* n = findNode(p, name);
+            ASSERT_NE(n, nullptr) << name;
+            EXPECT_EQ(n->memoryTier, tier) << name << " with an L3 of " << l3;
+            EXPECT_EQ(n->bound, "memory") << name;
+        }
+    }
+}
+
 TEST(Profiler, DetachesTheObserverAndReportsRunErrors) {
     auto session = makeSession(chainModel());
     auto r = Profiler(*session, {}).run({}); // missing input

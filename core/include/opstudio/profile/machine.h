@@ -10,6 +10,16 @@
 
 namespace opstudio::profile {
 
+/// One cache level as the roofline sees it: how much of an op's data it holds and how fast it is read.
+struct CacheTier {
+    std::string name;  // "L1", "L2", "L3"
+    int64_t bytes = 0; // size of one instance (sysfs)
+    int sharedBy = 1;  // hardware threads sharing one instance (1: private to a core)
+    double gbps = 0;   // read bandwidth with Ceilings::threads threads, best pass
+    /// Bytes an op on `threads` threads can keep in this level: private levels add up over the cores.
+    int64_t capacity(int threads) const;
+};
+
 /// Peaks measured with a given number of threads.
 struct Ceilings {
     int threads = 1;
@@ -20,12 +30,13 @@ struct Ceilings {
     int64_t cacheBytes = 0; // that buffer's size: ops moving at most this much meet cacheGBps
     double memMedianGBps = 0; // DRAM read: median and worst pass (the spread; 0 in old cache files)
     double memWorstGBps = 0;
+    std::vector<CacheTier> tiers; // fastest first (L1, L2, L3); DRAM is memGBps. Empty in old files.
 };
 
 /// Bumped whenever the probe changes what it measures: a cache file written by another probe
 /// version is stale. 2: DRAM read with AVX-512 loads, 8 accumulators, per-thread first touch,
-/// 9 passes (best, median, worst).
-constexpr int kMachineProbeVersion = 2;
+/// 9 passes (best, median, worst). 3: L1, L2 and L3 tiers.
+constexpr int kMachineProbeVersion = 3;
 
 struct MachineInfo {
     int probeVersion = kMachineProbeVersion; // files without one are version 1
@@ -53,18 +64,47 @@ Ceilings ceilingsFor(const MachineInfo& machine, int threads);
 nlohmann::json toJson(const MachineInfo& m);
 Result<MachineInfo> machineFromJson(const nlohmann::json& j);
 
+/// What an op moves, for choosing the memory level its bytes come from.
+struct Traffic {
+    double bytes = 0;       // everything the op reads and writes per run (<= 0: unknown, DRAM)
+    double weightBytes = 0; // of which constant weights (initializers), re-read every run
+    double runBytes = 0;    // the whole run's working set: all weights + peak activations (0: unknown)
+};
+
+/// The memory ceiling an op meets and the level(s) it comes from.
+struct MemoryRoof {
+    double gbps = 0;
+    std::string tier; // "L1", "L2", "L3", "DRAM"; "L2+DRAM" when activations and weights come from different levels
+    std::string activationTier;
+    std::string weightTier;
+};
+
+/// The fastest measured level whose capacity (at c.threads) holds `bytes`; "DRAM" otherwise or when
+/// bytes <= 0. Returns the level's bandwidth and writes its name.
+double tierFor(const Ceilings& c, double bytes, std::string* name = nullptr);
+/// Activations (bytes − weightBytes) come from the level that holds the op's whole traffic: its
+/// producer has just written them. Weights come from the level that holds the whole run's working
+/// set: between two reads of a weight the rest of the run has passed through the caches, so a
+/// decode step of a model larger than the L3 streams its weights from DRAM even when one matrix
+/// alone would fit. runBytes 0 (unknown): weights are placed like activations. The time at the
+/// roof is Σ bytes_i / gbps_i, so the bandwidth returned is bytes / that time.
+MemoryRoof memoryRoofFor(const Ceilings& c, const Traffic& t);
+
 /// Where an operator sits on the roofline.
 struct RooflinePoint {
     bool computeBound = false;     // intensity at or right of the ridge point
     double ridge = 0;              // flops/byte where peak = intensity·bandwidth
     double attainableGflops = 0;   // min(peak, intensity·bandwidth)
     double percentOfRoofline = 0;  // achieved / attainable · 100
+    MemoryRoof memory;             // the bandwidth used and where the bytes come from
 };
-/// The memory ceiling an op meets: cache bandwidth when its traffic fits c.cacheBytes, else DRAM.
-/// bytesMoved <= 0 means unknown: DRAM.
+/// The memory ceiling of an op whose whole traffic is `bytesMoved` (no weights told apart):
+/// memoryRoofFor(c, {bytesMoved}).gbps. bytesMoved <= 0 means unknown: DRAM.
 double bandwidthFor(const Ceilings& c, double bytesMoved);
 /// Places an op with `intensity` flops/byte that achieved `achievedGflops`; integer ops use the
 /// int8 peak when measured.
+RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer,
+                              const Traffic& traffic);
 RooflinePoint placeOnRoofline(const Ceilings& c, double intensity, double achievedGflops, bool integer,
                               double bytesMoved = 0);
 

@@ -56,6 +56,8 @@ struct NodeProfile {
     std::string bound; // "compute", "memory" or "" (no roofline or nothing computed)
     double rooflinePercent = 0;
     double attainableGflops = 0;
+    /// Where the roof's bytes come from (MemoryRoof::tier): "L2", "L3", "DRAM", "L3+DRAM"; "" unplaced.
+    std::string memoryTier;
     double idealMs = 0; // time at the attainable ceiling (flops / attainable, or bytes / bandwidth)
 };
 
