@@ -143,6 +143,30 @@ TEST(SparseGptPruning, NeedsCalibrationAndSaysHowToGiveIt) {
     }
 }
 
+TEST(RefitUpdate, MagnitudeAndNmKeepTheirMaskAndLoseLessOutput) {
+    auto dense = mlp();
+    const auto data = mlpCalibration(*dense);
+    for (const std::string spec : {"prune-magnitude:sparsity=0.5,scope=per-row", "prune-n-m:n=2,m=4"}) {
+        auto plain = std::make_shared<ir::Model>(dense->clone());
+        applyPass(*plain, spec);
+        auto refit = std::make_shared<ir::Model>(dense->clone());
+        const auto r = applyCalibrated(*refit, spec + ",update=refit", data);
+        ASSERT_EQ(r[0].applied, 2) << skipsOf(r[0]);
+        for (const char* w : {"w1", "w2"}) {
+            const auto a = plain->graph->initializers.at(w).span<const float>();
+            const auto b = refit->graph->initializers.at(w).span<const float>();
+            for (size_t i = 0; i < a.size(); ++i)
+                ASSERT_EQ(a[i] == 0.f, b[i] == 0.f) << spec << " " << w << " element " << i << ": mask changed";
+        }
+        const double ePlain = relativeOutputError(*plain, *dense, data);
+        const double eRefit = relativeOutputError(*refit, *dense, data);
+        std::printf("mlp %s: relative output error %.4f, with refit %.4f\n", spec.c_str(), ePlain, eRefit);
+        EXPECT_LT(eRefit, 0.75 * ePlain) << spec;
+    }
+    auto m = mlp();
+    EXPECT_THROW(applyPass(*m, "prune-magnitude:update=refit"), Error); // no calibration
+}
+
 TEST(WandaPruning, PrunesEachRowByWeightTimesInputNorm) {
     // One input channel with a huge activation norm: Wanda keeps its weights even where they are small.
     auto m = GraphBuilder(17)

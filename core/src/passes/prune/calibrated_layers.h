@@ -20,6 +20,12 @@ std::map<std::string, calibrate::LayerInputStats> collectPrunableInputs(PassCont
 /// Drops the layers the collector cannot see (grouped or non-2-D Conv, unnamed nodes) with a skip
 /// reason; throws like collectPrunableInputs when there is no calibration data.
 void keepCollectable(PassContext& ctx, std::vector<LayerWeight>& layers, const std::string& pass);
+/// Error compensation for a mask chosen without calibration (prune-magnitude, prune-n-m update=refit):
+/// values[i] holds layer i's masked rows (zeros = pruned); the kept weights are refit by least squares to
+/// reproduce the dense layer on the calibration inputs. Layers the collector cannot see stay as masked
+/// (a note says why).
+void refitMasked(PassContext& ctx, const std::vector<LayerWeight>& layers, std::vector<std::vector<float>>& values,
+                 double damp, const std::string& pass);
 /// Calibration inputs of exactly these layers, on the model as it is now (for the sequential mode).
 std::map<std::string, calibrate::LayerInputStats> collectInputsOf(PassContext& ctx,
                                                                   const std::vector<const LayerWeight*>& layers,

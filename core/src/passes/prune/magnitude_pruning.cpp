@@ -1,6 +1,6 @@
 // prune-magnitude: unstructured pruning that zeroes the smallest |w| of MatMul/Gemm/Conv weights,
 // with the target sparsity applied per layer, per output row or over all layers at once (global).
-#include "passes/prune/prune_util.h"
+#include "passes/prune/calibrated_layers.h"
 
 #include <algorithm>
 #include <cmath>
@@ -72,6 +72,8 @@ public:
                 }
             }
         }
+        if (ctx.params.getString("update") == "refit")
+            refitMasked(ctx, layers, values, ctx.params.getFloat("damp"), "prune-magnitude update=refit");
         for (size_t li = 0; li < layers.size(); ++li)
             scatterRows(ctx, layers[li], values[li]);
         ctx.report.notes.push_back(
@@ -92,7 +94,7 @@ PassInfo magnitudePruningPass() {
                    enumParam("scope",
                              "Where the sparsity is reached: per layer, per output row, or over all layers",
                              {"per-layer", "per-row", "global"}, "per-layer"),
-                   skipParam()};
+                   updateParam(), dampParam(), skipParam()};
     info.create = [] { return std::make_unique<MagnitudePruning>(); };
     return info;
 }

@@ -1,6 +1,6 @@
 // prune-n-m: semi-structured N:M sparsity — in every group of M consecutive reduction elements of an
 // output row (consecutive input channels) keep the N largest |w| and zero the rest (2:4 = 50 %).
-#include "passes/prune/prune_util.h"
+#include "passes/prune/calibrated_layers.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,7 +18,8 @@ public:
             throw Error("prune-n-m: n (" + std::to_string(n) + ") must be smaller than m (" +
                         std::to_string(m) + ")");
         auto layers = prunableLayers(ctx, ctx.params.getList("skip"));
-        int pruned = 0;
+        std::vector<LayerWeight> fit;
+        std::vector<std::vector<float>> values;
         for (auto& l : layers) {
             if (l.k % m != 0) {
                 ctx.skip(*l.node, "reduction length " + std::to_string(l.k) +
@@ -37,9 +38,14 @@ public:
                 for (int64_t j = n; j < m; ++j)
                     v[idx[j]] = 0.f;
             }
-            scatterRows(ctx, l, v);
-            ++pruned;
+            values.push_back(std::move(v));
+            fit.push_back(std::move(l));
         }
+        if (!fit.empty() && ctx.params.getString("update") == "refit")
+            refitMasked(ctx, fit, values, ctx.params.getFloat("damp"), "prune-n-m update=refit");
+        for (size_t i = 0; i < fit.size(); ++i)
+            scatterRows(ctx, fit[i], values[i]);
+        const size_t pruned = fit.size();
         if (pruned == 0)
             ctx.report.notes.push_back(
                 "pass does not apply: no layer with a constant f32 weight whose reduction "
@@ -56,7 +62,7 @@ PassInfo nmPruningPass() {
     info.category = PassCategory::Pruning;
     info.exact = false;
     info.params = {intParam("n", "Weights kept per group", 1, 15, 2), intParam("m", "Group size", 2, 16, 4),
-                   skipParam()};
+                   updateParam(), dampParam(), skipParam()};
     info.create = [] { return std::make_unique<NmPruning>(); };
     return info;
 }

@@ -1,5 +1,6 @@
 #include "passes/prune/prune_util.h"
 
+#include "opstudio/calibrate/layer_solver.h"
 #include "opstudio/passes/graph_edit.h"
 
 #include <algorithm>
@@ -115,6 +116,17 @@ ParamSpec skipParam() {
     return {
         "skip", ParamSpec::Type::NodeList, "Node names never pruned (e.g. the LM head), ';'-separated", 0, 0,
         {},     std::vector<std::string>{}};
+}
+
+ParamSpec updateParam() {
+    return enumParam("update",
+                     "none: zero only; refit: least-squares refit of the kept weights so each layer keeps its "
+                     "outputs on the calibration inputs (needs calibration)",
+                     {"none", "refit"}, "none");
+}
+
+ParamSpec dampParam() {
+    return floatParam("damp", "Damping λ of the refit, H + λ·mean(diag H)·I", 1e-6, 1.0, calibrate::kDefaultDampRatio);
 }
 
 } // namespace opstudio::passes::prune

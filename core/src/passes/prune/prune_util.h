@@ -35,6 +35,9 @@ double zeroFraction(const std::vector<float>& v);
 
 /// The skip list every pruning pass takes (int/float/enum builders: passes/param_spec_util.h).
 ParamSpec skipParam();
+/// `update` = none | refit (least-squares refit of the kept weights from calibration inputs) and its `damp`.
+ParamSpec updateParam();
+ParamSpec dampParam();
 
 // Pass factories (one file each).
 PassInfo magnitudePruningPass();

@@ -97,10 +97,7 @@ PassInfo wandaPruningPass() {
     info.params = {floatParam("sparsity", "Fraction of weights set to zero per output row (n = 0)", 0.0, 0.99, 0.5),
                    intParam("n", "Keep N of every M consecutive inputs (0: unstructured at sparsity)", 0, 15, 0),
                    intParam("m", "N:M group size", 2, 16, 4),
-                   enumParam("update", "none: zero only; refit: least-squares refit of the kept weights",
-                             {"none", "refit"}, "none"),
-                   floatParam("damp", "Damping λ of the refit, H + λ·mean(diag H)·I", 1e-6, 1.0,
-                              calibrate::kDefaultDampRatio),
+                   updateParam(), dampParam(),
                    skipParam()};
     info.create = [] { return std::make_unique<WandaPruning>(); };
     return info;
