@@ -7,6 +7,7 @@
 // Our runtime recognizes the pattern in front of MatMul and runs a lookup-table GEMM on the indices.
 #include "passes/quantize/kmeans_clustering.h"
 
+#include "opstudio/calibrate/collector.h"
 #include "opstudio/passes/graph_edit.h"
 #include "passes/param_spec_util.h"
 #include "passes/quantize/kmeans_util.h"
@@ -101,10 +102,42 @@ public:
                 "cluster (see the skipped nodes)");
             return;
         }
+        // Sensitivity: weight w[., k] by the energy sum(x_k^2) of input feature k on the calibration data, so
+        // k-means minimizes sum_k E[x_k^2] (w - w')^2, the diagonal of the output error ||X (W - W')||^2
+        // (SqueezeLLM weights by a diagonal Fisher; activation energy needs no gradients).
+        std::map<std::string, calibrate::LayerInputStats> inputs;
+        const ir::Graph& g0 = *ctx.model.graph;
+        const bool weighted = ctx.params.getString("sensitivity") == "activation";
+        if (weighted) {
+            if (!ctx.calibration || ctx.calibration->feeds.empty())
+                throw Error("cluster-weights-kmeans: sensitivity=activation needs calibration data (--calibration "
+                            "DIR, --calibration-text FILE or --calibration-random N)");
+            std::vector<std::string> names;
+            for (const Candidate& c : layers)
+                if (collectable(*c.node, g0)) names.push_back(c.node->name);
+            calibrate::CollectOptions opts;
+            opts.gram = false;
+            opts.cancelled = ctx.cancelled;
+            auto collected = calibrate::collectLayerInputs(ctx.model, *ctx.calibration, names, opts);
+            if (!collected) throw collected.error();
+            inputs = std::move(collected.value());
+        }
         ir::Graph& g = *ctx.model.graph;
         for (const Candidate& c : layers) {
             if (ctx.cancelled()) break;
-            clusterLayer(ctx, g, c, bits, k, groupChannels, seed, iterations);
+            const std::vector<double>* energy = nullptr;
+            if (weighted && !collectable(*c.node, g)) {
+                ctx.report.notes.push_back(c.node->name + ": clustered unweighted (the calibration collector "
+                                                          "reads 2-D group-1 Conv inputs only)");
+            } else if (weighted) {
+                auto it = inputs.find(c.node->name);
+                if (it == inputs.end() || it->second.rows == 0) {
+                    ctx.skip(*c.node, "no calibration rows reached this layer");
+                    continue;
+                }
+                energy = &it->second.sumSq;
+            }
+            clusterLayer(ctx, g, c, bits, k, groupChannels, seed, iterations, energy);
         }
         removeUnusedInitializers(g);
         g.topologicalSort();
@@ -112,8 +145,43 @@ public:
     }
 
 private:
+    /// Layers whose input rows the calibration collector can gather (MatMul/Gemm; Conv 2-D with group 1).
+    static bool collectable(const ir::Node& n, const ir::Graph& g) {
+        if (n.opType != "Conv") return true;
+        const ir::Tensor* w = g.constantValue(n.inputs[1]);
+        return n.attrInt("group", 1) == 1 && w && w->rank() == 4;
+    }
+
+    /// Importance of element e of the weight: the energy of the input feature it multiplies (feature order
+    /// of calibrate::LayerInputStats: MatMul/Gemm the reduction index, Conv (tap, channel) with the channel fastest).
+    static std::vector<float> importance(const ir::Node& node, const ir::Tensor& w, const std::vector<double>& energy) {
+        const int64_t numel = w.numel();
+        std::vector<float> imp(static_cast<size_t>(numel));
+        double mean = 0;
+        for (double v : energy)
+            mean += v;
+        mean = energy.empty() ? 1.0 : mean / static_cast<double>(energy.size());
+        // A floor keeps features that were never active (zero energy) in the fit at all.
+        const double floor = 1e-3 * mean + 1e-30;
+        auto feature = [&](int64_t e) -> int64_t {
+            if (node.opType == "Conv") {
+                const int64_t c = w.dim(1), sp = numel / (w.dim(0) * c);
+                const int64_t rest = e % (c * sp), ci = rest / sp, s = rest % sp;
+                return s * c + ci;
+            }
+            if (node.opType == "Gemm" && node.attrInt("transB", 0) != 0) return e % w.dim(1);
+            return (e / w.dim(-1)) % w.dim(-2); // MatMul / Gemm: W[..., K, N], feature = row k
+        };
+        for (int64_t e = 0; e < numel; ++e) {
+            const auto f = static_cast<size_t>(feature(e));
+            imp[static_cast<size_t>(e)] = static_cast<float>((f < energy.size() ? energy[f] : mean) + floor);
+        }
+        return imp;
+    }
+
     static void clusterLayer(PassContext& ctx, ir::Graph& g, const Candidate& c, int bits, int64_t k,
-                             int64_t groupChannels, uint64_t seed, int iterations) {
+                             int64_t groupChannels, uint64_t seed, int iterations,
+                             const std::vector<double>* energy) {
         const ir::Tensor w = g.initializers.at(c.weight);
         const float* wv = w.data<float>();
         const int64_t numel = w.numel();
@@ -124,18 +192,23 @@ private:
         const int64_t perGroup = groupChannels <= 0 ? channels : std::min(groupChannels, channels);
         const int64_t groups = (channels + perGroup - 1) / perGroup;
 
-        std::vector<std::vector<float>> members(static_cast<size_t>(groups));
+        std::vector<std::vector<float>> members(static_cast<size_t>(groups)), memberWeights(members.size());
         for (auto& m : members)
             m.reserve(static_cast<size_t>(numel / groups + 1));
-        for (int64_t e = 0; e < numel; ++e)
-            members[static_cast<size_t>(channelOf(e) / perGroup)].push_back(wv[e]);
+        const std::vector<float> imp = energy ? importance(*c.node, w, *energy) : std::vector<float>{};
+        for (int64_t e = 0; e < numel; ++e) {
+            const auto gi = static_cast<size_t>(channelOf(e) / perGroup);
+            members[gi].push_back(wv[e]);
+            if (energy) memberWeights[gi].push_back(imp[static_cast<size_t>(e)]);
+        }
 
         ir::Tensor codebook(ir::DType::F32, {groups * k});
         float* cb = codebook.data<float>();
         std::vector<std::vector<float>> centroids(static_cast<size_t>(groups));
         for (int64_t gi = 0; gi < groups; ++gi) {
             // Each group its own seed stream, so results do not depend on the group order.
-            auto r = kmeans1d(members[gi], static_cast<int>(k), seed + 0x9E3779B97F4A7C15ull * gi, iterations);
+            auto r = kmeans1d(members[gi], static_cast<int>(k), seed + 0x9E3779B97F4A7C15ull * gi, iterations,
+                              memberWeights[gi]);
             centroids[gi] = std::move(r.centroids);
             for (int64_t j = 0; j < k; ++j) // unused slots repeat the last centroid
                 cb[gi * k + j] = centroids[gi][std::min<size_t>(j, centroids[gi].size() - 1)];
@@ -208,9 +281,9 @@ private:
         const double bitsPerWeight = 8.0 * static_cast<double>(bytesAfter) / static_cast<double>(numel);
         char line[320];
         std::snprintf(line, sizeof line,
-                      "%s: %d-bit indices, %lld codebook(s) of %lld, %.2f bits/weight stored, rel. RMSE %.4f, "
+                      "%s: %d-bit indices%s, %lld codebook(s) of %lld, %.2f bits/weight stored, rel. RMSE %.4f, "
                       "%lld -> %lld bytes",
-                      base.c_str(), bits, static_cast<long long>(groups), static_cast<long long>(k),
+                      base.c_str(), bits, energy ? " (activation-weighted)" : "", static_cast<long long>(groups), static_cast<long long>(k),
                       bitsPerWeight, relRmse, static_cast<long long>(numel * 4),
                       static_cast<long long>(bytesAfter));
         ctx.report.notes.push_back(line);
@@ -234,6 +307,10 @@ PassInfo kmeansClusteringPass() {
         intParam("min_weights", "Weights with fewer elements are left alone", 0, int64_t{1} << 40, 1024),
         intParam("iterations", "Lloyd iterations at most (k-means++ init first)", 1, 1000, 100),
         intParam("seed", "Seed of the k-means++ initialisation", 0, int64_t{1} << 40, 1),
+        enumParam("sensitivity",
+                  "Weight each weight by its input feature's activation energy on calibration data (needs "
+                  "calibration) or not",
+                  {"none", "activation"}, "none"),
         {"skip", ParamSpec::Type::NodeList, "Node names or op types never clustered (e.g. the LM head), ';'-separated",
          0, 0, {}, std::vector<std::string>{}}};
     info.create = [] { return std::make_unique<KMeansWeightClustering>(); };
