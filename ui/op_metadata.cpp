@@ -33,7 +33,7 @@ OpMetadata OpMetadata::fromJson(const QByteArray& json) {
     for (auto it = cats.begin(); it != cats.end(); ++it) {
         const QJsonObject c = it.value().toObject();
         m.m_categoryIndex.insert(it.key(), m.m_categories.size());
-        m.m_categories.push_back({it.key(), c.value("name").toString(it.key()), QColor(c.value("color").toString("#6f7c85"))});
+        m.m_categories.push_back({it.key(), c.value("name").toString(it.key()), QColor(c.value("color").toString("#65717a"))});
     }
     const QJsonObject ops = root.value("ops").toObject();
     for (auto it = ops.begin(); it != ops.end(); ++it) {

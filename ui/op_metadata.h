@@ -40,7 +40,7 @@ private:
     QHash<QString, OpInfo> m_ops;
     QVector<OpCategory> m_categories;
     QHash<QString, int> m_categoryIndex;
-    OpCategory m_fallback{"misc", "Other", QColor("#6f7c85")};
+    OpCategory m_fallback{"misc", "Other", QColor("#65717a")};
 };
 
 /// Makes the Qt resources of the static library available (safe to call many times).

@@ -4,6 +4,7 @@
 #include <QStyleOptionGraphicsItem>
 
 #include <algorithm>
+#include <cmath>
 
 namespace opstudio::ui {
 
@@ -54,6 +55,25 @@ void NodeItem::setMatched(bool matched) {
     update();
 }
 
+namespace {
+// WCAG relative luminance and contrast ratio (1 = same, 21 = black on white).
+double relativeLuminance(const QColor& c) {
+    auto channel = [](double v) { return v <= 0.03928 ? v / 12.92 : std::pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF());
+}
+} // namespace
+
+double NodeItem::contrastRatio(const QColor& a, const QColor& b) {
+    const double la = relativeLuminance(a), lb = relativeLuminance(b);
+    return (std::max(la, lb) + 0.05) / (std::min(la, lb) + 0.05);
+}
+
+QColor NodeItem::titleColorOn(const QColor& header) {
+    // White unless the dark ink reads better (light or mid-tone category colours).
+    const QColor light(Qt::white), dark("#1d2329");
+    return contrastRatio(light, header) >= contrastRatio(dark, header) ? light : dark;
+}
+
 QColor NodeItem::heatColor(double t) {
     t = std::clamp(t, 0.0, 1.0);
     // Three stops: #fff7ec (cold) → #fc8d3c (warm) → #7f0000 (hot).
@@ -96,17 +116,21 @@ void NodeItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidge
         if (heat) {
             p->drawRoundedRect(QRectF(m_rect.left(), m_rect.top(), 6, m_rect.height()), 3, 3);
         } else {
-            QPainterPath band;
+            // Rounded top corners, square bottom edge: the union of a rounded rect and the rect
+            // below its top radius. Added as two subpaths of one path, the default odd-even fill
+            // leaves their overlap (the whole lower band) empty, so unite them as areas.
             const QRectF top(m_rect.left(), m_rect.top(), m_rect.width(), kTitleHeight);
-            band.addRoundedRect(top, radius, radius);
-            band.addRect(QRectF(top.left(), top.top() + radius, top.width(), top.height() - radius));
-            p->drawPath(band.simplified());
+            QPainterPath rounded;
+            rounded.addRoundedRect(top, radius, radius);
+            QPainterPath square;
+            square.addRect(QRectF(top.left(), top.top() + radius, top.width(), top.height() - radius));
+            p->drawPath(rounded.united(square));
         }
     }
     if (lod < 0.4) return; // text would be unreadable
 
     const bool darkBody = heat && m_heat > 0.55;
-    const QColor titleColor = m_isValueBox ? QColor("#1d2329") : (heat ? (darkBody ? Qt::white : QColor("#1d2329")) : Qt::white);
+    const QColor titleColor = m_isValueBox ? QColor("#1d2329") : (heat ? (darkBody ? Qt::white : QColor("#1d2329")) : titleColorOn(accent));
     const QColor textColor = darkBody ? QColor("#f4f4f4") : QColor("#39424a");
     p->setFont(titleFont());
     p->setPen(titleColor);

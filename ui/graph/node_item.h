@@ -29,6 +29,10 @@ public:
 
     /// White → orange → dark red.
     static QColor heatColor(double t);
+    /// Ink for the op-type title on a category header: white or dark grey, whichever contrasts more.
+    static QColor titleColorOn(const QColor& header);
+    /// WCAG contrast ratio of two colours, in [1, 21].
+    static double contrastRatio(const QColor& a, const QColor& b);
 
 private:
     int m_index;
