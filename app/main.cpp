@@ -1,6 +1,7 @@
 // opstudio: the Qt 6 studio. Wiring only: arguments, the window, and the --screenshot mode that
 // loads (and optionally profiles) a model, renders the window to a PNG and exits.
 #include "docks/operators_panel.h"
+#include "input_dims.h"
 #include "mainwindow.h"
 
 #include <QApplication>
@@ -10,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <string>
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -26,8 +29,15 @@ int main(int argc, char** argv) {
     QCommandLineOption screenshotOption("screenshot", "Render the main window to FILE.png and exit.", "FILE");
     QCommandLineOption runsOption("runs", "Timed runs for --profile (default 20).", "N", "20");
     QCommandLineOption threadsOption("threads", "Threads for --profile (default: 1 with --screenshot, else all cores).", "N");
-    parser.addOptions({profileOption, screenshotOption, runsOption, threadsOption});
+    QCommandLineOption dimOption("dim", "Value of a symbolic input dim, e.g. --dim W=320 (repeatable).", "NAME=V");
+    parser.addOptions({profileOption, screenshotOption, runsOption, threadsOption, dimOption});
     parser.process(app);
+    std::map<std::string, int64_t> dims;
+    QString dimError;
+    if (!opstudio::ui::parseDimSpecs(parser.values(dimOption), dims, &dimError)) {
+        std::fprintf(stderr, "error: %s\n", qPrintable(dimError));
+        return 2;
+    }
 
     const QString model = parser.positionalArguments().value(0);
     const QString screenshot = parser.value(screenshotOption);
@@ -36,11 +46,16 @@ int main(int argc, char** argv) {
     opstudio::ui::MainWindow::Options options;
     options.persistSettings = !headless; // screenshots are reproducible: default layout, no recent files
     opstudio::ui::MainWindow window(options);
+    window.setCommandLineDims(dims);
+    int exitCode = 0;
     if (headless) {
-        window.setErrorReporter([](const QString& title, const QString& message) {
-            std::fprintf(stderr, "error: %s: %s\n", qPrintable(title), qPrintable(message));
-            QCoreApplication::exit(1);
+        // No modal boxes: errors go to stderr and the Log dock, and the picture is still written (it shows them).
+        window.setErrorReporter([&exitCode](const QString& title, const QString& message) {
+            std::fprintf(stderr, "error: %s: %s\n", qPrintable(title), qPrintable(QString(message).replace('\n', ' ')));
+            exitCode = 1;
         });
+        // Symbolic dims without --dim take the proposed values (listed in the Log dock).
+        window.setInputDimsAsker([](QVector<opstudio::ui::InputDim>&) { return true; });
         window.resize(1600, 1000);
     }
     window.show();
@@ -51,9 +66,11 @@ int main(int argc, char** argv) {
         QTimer::singleShot(200, &window, [&] {
             const bool ok = window.saveScreenshot(screenshot);
             if (!ok) std::fprintf(stderr, "error: cannot write %s\n", qPrintable(screenshot));
-            QCoreApplication::exit(ok ? 0 : 1);
+            QCoreApplication::exit(ok ? exitCode : 1);
         });
     };
+    QObject::connect(&window, &opstudio::ui::MainWindow::loadFailed, &window, [&] { finish(); });
+    QObject::connect(&window, &opstudio::ui::MainWindow::profileFailed, &window, [&] { finish(); });
     QObject::connect(&window, &opstudio::ui::MainWindow::modelLoaded, &window, [&] {
         if (parser.isSet(profileOption)) {
             opstudio::ui::ProfileSettings settings = window.profileSettings();

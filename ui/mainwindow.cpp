@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "dialogs/input_dims_dialog.h"
 #include "dialogs/profile_settings_dialog.h"
 #include "docks/experiments_panel.h"
 #include "docks/latency_panel.h"
@@ -58,6 +59,12 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
     m_loadJob = new ModelLoadJob(this);
     m_profileJob = new ProfileJob(this);
     m_reportError = [this](const QString& title, const QString& message) { QMessageBox::critical(this, title, message); };
+    m_askInputDims = [this](QVector<InputDim>& dims) {
+        InputDimsDialog dialog(QFileInfo(m_path).fileName(), dims, this);
+        if (dialog.exec() != QDialog::Accepted) return false;
+        dims = dialog.dims();
+        return true;
+    };
 
     m_graph = new GraphPanel(this);
     setCentralWidget(m_graph);
@@ -82,8 +89,15 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
     connect(m_profileJob, &ProfileJob::finished, this, &MainWindow::onProfiled);
     connect(m_profileJob, &ProfileJob::failed, this, [this](const QString& message) {
         setIdle();
-        reportError(tr("Profiling failed"), message);
-        Q_EMIT profileFailed(message);
+        QString full = message;
+        if (!m_inputDims.isEmpty())
+            full += tr("\n\nSymbolic input dims: %1 (change them in Run ▸ Profile…, or start with --dim NAME=V).")
+                        .arg(describeInputDims(m_inputDims));
+        m_latencyLabel->setText(tr("profiling failed"));
+        m_logDock->show();
+        m_logDock->raise(); // the error stays readable after the message box is gone (and in screenshots)
+        reportError(tr("Profiling failed"), full);
+        Q_EMIT profileFailed(full);
     });
     connect(m_profileJob, &ProfileJob::cancelled, this, [this] {
         setIdle();
@@ -344,6 +358,23 @@ void MainWindow::onLoaded(std::shared_ptr<LoadedModel> result) {
     m_operators->setRows(buildOperatorRows(*m_model->graph, nullptr), false);
     m_latency->setProfile(nullptr);
     m_properties->clear();
+    QMap<QString, qint64> remembered;
+    if (m_options.persistSettings) {
+        QSettings settings;
+        remembered = rememberedInputDims(settings, m_path);
+    }
+    m_inputDims = proposeInputDims(*m_model, m_cliDims, remembered);
+    m_inputDimsConfirmed = inputDimsSettled(m_inputDims);
+    m_profileSettings.dims = toDimMap(m_inputDims);
+    if (!result->namedDims.isEmpty())
+        m_log->append(LogPanel::Level::Info, tr("Unnamed dynamic input dims named so they can be set: %1.").arg(result->namedDims.join(", ")));
+    if (!m_inputDims.isEmpty()) {
+        QStringList parts;
+        for (const InputDim& d : m_inputDims)
+            parts << tr("%1=%2 (%3%4)").arg(d.symbol).arg(d.value).arg(inputDimSourceName(d.source),
+                                                                      d.reason.isEmpty() ? QString() : ": " + d.reason);
+        m_log->append(LogPanel::Level::Info, tr("Symbolic input dims: %1.").arg(parts.join(", ")));
+    }
     m_passes->setProfileSettings(m_profileSettings);
     m_passes->setModel(m_model);
     m_experiments->setBaseline(m_model, nullptr);
@@ -502,16 +533,54 @@ void MainWindow::profileDialog() {
     if (!m_model) return;
     ProfileSettingsDialog dialog(m_profileSettings, ProfileSettingsDialog::symbolicDims(*m_model->graph), this);
     if (dialog.exec() != QDialog::Accepted) return;
-    startProfile(dialog.settings());
+    const ProfileSettings chosen = dialog.settings();
+    keepInputDims(chosen.dims); // chosen in the dialog: confirmed, not asked again
+    startProfile(chosen);
 }
 
-void MainWindow::startProfile(const ProfileSettings& settings) {
+void MainWindow::keepInputDims(const std::map<std::string, int64_t>& dims) {
+    for (InputDim& d : m_inputDims) {
+        auto it = dims.find(d.symbol.toStdString());
+        if (it == dims.end()) continue;
+        if (d.source != InputDim::Source::CommandLine) d.source = InputDim::Source::Remembered;
+        d.value = it->second;
+    }
+    m_inputDimsConfirmed = true;
+    m_profileSettings.dims = toDimMap(m_inputDims);
+    if (m_options.persistSettings && !m_inputDims.isEmpty()) {
+        QSettings settings;
+        rememberInputDims(settings, m_path, m_profileSettings.dims);
+    }
+    m_passes->setProfileSettings(m_profileSettings);
+}
+
+bool MainWindow::confirmInputDims(ProfileSettings& settings) {
+    if (m_inputDims.isEmpty()) return true;
+    QVector<InputDim> dims = m_inputDims;
+    for (InputDim& d : dims) // a caller's explicit value wins over the proposal
+        if (auto it = settings.dims.find(d.symbol.toStdString()); it != settings.dims.end()) d.value = it->second;
+    if (!m_inputDimsConfirmed) {
+        if (!m_askInputDims || !m_askInputDims(dims)) {
+            m_log->append(LogPanel::Level::Warning, tr("Profiling cancelled: no values for the symbolic input dims."));
+            return false;
+        }
+        m_inputDims = dims;
+        keepInputDims(toDimMap(dims));
+    }
+    for (const InputDim& d : dims) settings.dims[d.symbol.toStdString()] = d.value;
+    return true;
+}
+
+void MainWindow::startProfile(const ProfileSettings& requested) {
     if (!m_model || isBusy()) return;
+    ProfileSettings settings = requested;
+    if (!confirmInputDims(settings)) return;
     m_profileSettings = settings;
-    m_log->append(LogPanel::Level::Info, tr("Profiling: %1 thread(s), %2 warm-up + %3 timed runs…")
+    m_log->append(LogPanel::Level::Info, tr("Profiling%4: %1 thread(s), %2 warm-up + %3 timed runs…")
                                             .arg(settings.threads)
                                             .arg(settings.warmup)
-                                            .arg(settings.runs));
+                                            .arg(settings.runs)
+                                            .arg(m_inputDims.isEmpty() ? QString() : tr(" (input dims %1)").arg(describeInputDims(m_inputDims))));
     setBusy(tr("Profiling…"), true);
     m_profileJob->start(m_model, settings);
 }

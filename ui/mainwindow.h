@@ -1,6 +1,7 @@
 #pragma once
 // The studio window: Graph (central), Operators, Latency, Properties and Log docks, menus, status
 // bar with background-job progress, and the one selection every view follows.
+#include "input_dims.h"
 #include "jobs/model_load_job.h"
 #include "jobs/profile_job.h"
 
@@ -34,6 +35,9 @@ public:
     };
     /// Shows an error to the user; tests replace it to record instead of opening a modal dialog.
     using ErrorReporter = std::function<void(const QString& title, const QString& message)>;
+    /// Asks for the values of symbolic input dims (edits `dims`); false cancels the profile. The default
+    /// shows InputDimsDialog; tests and --screenshot replace it.
+    using InputDimsAsker = std::function<bool(QVector<InputDim>& dims)>;
 
     explicit MainWindow(QWidget* parent = nullptr);
     explicit MainWindow(const Options& options, QWidget* parent = nullptr);
@@ -61,6 +65,11 @@ public:
     void showBreadcrumb(int depth);
 
     void setErrorReporter(ErrorReporter reporter) { m_reportError = std::move(reporter); }
+    void setInputDimsAsker(InputDimsAsker asker) { m_askInputDims = std::move(asker); }
+    /// Values from `--dim NAME=V`: used for every model opened afterwards, never asked for.
+    void setCommandLineDims(std::map<std::string, int64_t> dims) { m_cliDims = std::move(dims); }
+    /// The symbolic input dims of the opened model with their current values and sources.
+    const QVector<InputDim>& inputDims() const { return m_inputDims; }
     void setHeatmapVisible(bool visible);
     /// Renders the window to an image file.
     bool saveScreenshot(const QString& path);
@@ -116,9 +125,16 @@ private:
     void openDialog();
     void exportDialog();
     void profileDialog();
+    /// Before a profile: asks for unconfirmed symbolic dims and puts them into `settings`. False: cancelled.
+    bool confirmInputDims(ProfileSettings& settings);
+    void keepInputDims(const std::map<std::string, int64_t>& dims);
 
     Options m_options;
     ErrorReporter m_reportError;
+    InputDimsAsker m_askInputDims;
+    std::map<std::string, int64_t> m_cliDims;
+    QVector<InputDim> m_inputDims;
+    bool m_inputDimsConfirmed = true;
     ModelLoadJob* m_loadJob;
     ProfileJob* m_profileJob;
     ProfileSettings m_profileSettings;

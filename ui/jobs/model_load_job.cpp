@@ -1,5 +1,6 @@
 #include "jobs/model_load_job.h"
 
+#include "input_dims.h"
 #include "opstudio/onnx/model_io.h"
 
 #include <QElapsedTimer>
@@ -41,6 +42,7 @@ void ModelLoadJob::start(const QString& path, const BoxMetrics& metrics) {
                 return out;
             }
             out->model = std::make_shared<ir::Model>(std::move(loaded).value());
+            out->namedDims = nameAnonymousInputDims(*out->model->graph);
             out->loadMs = timer.nsecsElapsed() / 1e6;
             QMetaObject::invokeMethod(self.data(), [self] {
                 if (self) Q_EMIT self->stageChanged(tr("Laying out the graph…"));

@@ -16,6 +16,7 @@ struct LoadedModel {
     std::shared_ptr<ir::Model> model;
     std::shared_ptr<GraphDrawing> drawing;
     QString error; // non-empty on failure
+    QStringList namedDims; // unnamed dynamic input dims given a name (nameAnonymousInputDims)
     double loadMs = 0;
     double layoutMs = 0;
 };
