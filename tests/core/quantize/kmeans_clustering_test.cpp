@@ -167,5 +167,52 @@ TEST(KMeansClustering, OrtRunsThePortableGraphWithOurOutputs) {
     }
 }
 
+TEST(KMeansClustering, PackedIndicesHalveTheBytesAndKeepEveryOutput) {
+    auto plain = kmeansMlpConv(), packed = kmeansMlpConv();
+    const auto feeds = randomModelFeeds(*plain, 8);
+    const auto rp = applyPass(*plain, "cluster-weights-kmeans:bits=4,min_weights=0");
+    const auto rq = applyPass(*packed, "cluster-weights-kmeans:bits=4,min_weights=0,pack_indices=true");
+    ASSERT_EQ(rq[0].applied, 3) << skipsOf(rq[0]);
+    EXPECT_EQ(countOps(*packed, "BitShift"), 6);
+    EXPECT_EQ(countOps(*packed, "Concat"), 3);
+    EXPECT_EQ(packed->graph->initializers.at("w1_kmeans_indices_4bit").numel(), 64 * 48 / 2);
+    // fc1: 12288 fp32 bytes -> 1536 packed + 64 codebook + 1 + 16 shape bytes.
+    EXPECT_NE(rq[0].notes[0].find("4-bit indices (2 per byte)"), std::string::npos) << rq[0].notes[0];
+    EXPECT_NE(rq[0].notes[0].find("12288 -> 1617 bytes"), std::string::npos) << rq[0].notes[0];
+    EXPECT_LT(rq[0].weightBytesAfter, rp[0].weightBytesAfter * 0.6);
+    // The same clustering: identical outputs (our fast plan runs fc1 as LutMatMul on the unpacked indices).
+    const auto a = runModel(*plain, feeds), b = runModel(*packed, feeds);
+    for (size_t i = 0; i < a.size(); ++i)
+        EXPECT_EQ(maxAbsDiff(a[i], b[i]), 0.0) << "output " << i;
+    expectOrtMatches(*packed, feeds, 1e-4, "kmeans_packed");
+
+    // More than 4 bits: indices stay one per byte.
+    auto wide = kmeansMlpConv();
+    const auto rw = applyPass(*wide, "cluster-weights-kmeans:bits=5,min_weights=0,pack_indices=true");
+    EXPECT_EQ(countOps(*wide, "BitShift"), 0);
+    EXPECT_EQ(rw[0].notes[0].find("(2 per byte)"), std::string::npos);
+}
+
+TEST(KMeansClustering, PackedOddSizedWeightIsCutBySliceAndRunsAsLutMatMul) {
+    auto m = GraphBuilder(17)
+                 .input("a", ir::DType::F32, {3, 7})
+                 .initializer("w", kmeansRandomTensor({7, 13}, 6))
+                 .node("MatMul", {"a", "w"}, {"y"}, {}, {}, "mm")
+                 .output("y")
+                 .build();
+    const auto feeds = randomModelFeeds(*m, 3);
+    applyPass(*m, "cluster-weights-kmeans:bits=3,min_weights=0,pack_indices=true");
+    EXPECT_EQ(countOps(*m, "Slice"), 1); // 91 indices in 46 bytes
+    rt::SessionOptions fastOptions, refOptions;
+    refOptions.reference = true;
+    auto fast = rt::Session::create(m, fastOptions), ref = rt::Session::create(m, refOptions);
+    ASSERT_TRUE(fast.ok() && ref.ok());
+    EXPECT_EQ(fast.value()->kernelPath(nodeId(*m, "mm")).rfind("lut", 0), 0u);
+    const auto yf = fast.value()->run(feeds), yr = ref.value()->run(feeds);
+    ASSERT_TRUE(yf.ok() && yr.ok());
+    EXPECT_TRUE(allClose(yf.value()[0].tensor, yr.value()[0].tensor, 1e-5, 1e-5));
+    expectOrtMatches(*m, feeds, 1e-4, "kmeans_packed_odd");
+}
+
 } // namespace
 } // namespace opstudio::testing

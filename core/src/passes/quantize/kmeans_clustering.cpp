@@ -94,6 +94,7 @@ public:
         const int64_t groupChannels = ctx.params.getInt("group_channels");
         const auto seed = static_cast<uint64_t>(ctx.params.getInt("seed"));
         const int iterations = static_cast<int>(ctx.params.getInt("iterations"));
+        const bool packIndices = ctx.params.getBool("pack_indices");
         const int64_t k = int64_t{1} << bits;
         auto layers = candidates(ctx, ctx.params.getList("skip"), ctx.params.getInt("min_weights"), k);
         if (layers.empty()) {
@@ -137,7 +138,7 @@ public:
                 }
                 energy = &it->second.sumSq;
             }
-            clusterLayer(ctx, g, c, bits, k, groupChannels, seed, iterations, energy);
+            clusterLayer(ctx, g, c, bits, k, groupChannels, seed, iterations, energy, packIndices);
         }
         removeUnusedInitializers(g);
         g.topologicalSort();
@@ -145,6 +146,57 @@ public:
     }
 
 private:
+    /// Two 4-bit indices per byte in portable ONNX (BitShift: opset 11): element e < P is the low nibble of
+    /// byte e, element e >= P the high nibble of byte e - P (P = ceil(numel / 2)), so unpacking is
+    ///   hi = BitShift(p, 4, RIGHT);  lo = p - BitShift(hi, 4, LEFT);  Reshape([Slice](Concat(lo, hi)), shape).
+    /// Returns the name of the unpacked uint8 indices; adds the stored bytes to `bytes`.
+    static std::string emitNibbleUnpack(ir::Graph& g, const std::string& weight, const std::string& base,
+                                        const ir::Tensor& indices, const std::vector<ir::NodeId>& from,
+                                        int64_t& bytes) {
+        const int64_t numel = indices.numel(), half = (numel + 1) / 2;
+        const uint8_t* idx = indices.data<uint8_t>();
+        ir::Tensor packed(ir::DType::U8, {half});
+        for (int64_t i = 0; i < half; ++i)
+            packed.data<uint8_t>()[i] =
+                static_cast<uint8_t>(idx[i] | (i + half < numel ? idx[i + half] << 4 : 0));
+        const std::string p = addInitializer(g, weight + "_kmeans_indices_4bit", std::move(packed));
+        const std::string four = addInitializer(g, weight + "_kmeans_4", ir::Tensor::scalar<uint8_t>(4));
+        const std::string shape = addInitializer(g, weight + "_kmeans_shape", ir::Tensor::fromVector<int64_t>(
+                                                                                  {indices.rank()}, indices.shape()));
+        bytes += half + 1 + 8 * indices.rank();
+        auto node = [&](const std::string& op, const std::string& suffix, std::vector<std::string> inputs,
+                        std::vector<ir::Attribute> attrs = {}) {
+            ir::Node n;
+            n.name = uniqueName(g, base + "/kmeans_" + suffix);
+            n.opType = op;
+            n.inputs = std::move(inputs);
+            n.outputs = {uniqueName(g, weight + "_kmeans_" + suffix)};
+            n.attributes = std::move(attrs);
+            n.provenance = from;
+            return g.addNode(std::move(n)).outputs[0];
+        };
+        auto direction = [](const char* d) {
+            ir::Attribute a;
+            a.name = "direction";
+            a.type = ir::AttrType::String;
+            a.s = d;
+            return a;
+        };
+        const std::string hi = node("BitShift", "high_nibbles", {p, four}, {direction("RIGHT")});
+        const std::string shl = node("BitShift", "high_shifted", {hi, four}, {direction("LEFT")});
+        const std::string lo = node("Sub", "low_nibbles", {p, shl});
+        std::string all = node("Concat", "nibbles", {lo, hi}, {intAttr("axis", 0)});
+        if (2 * half != numel) {
+            const std::string zero = addInitializer(g, weight + "_kmeans_slice_start",
+                                                    ir::Tensor::fromVector<int64_t>({1}, {0}));
+            const std::string end = addInitializer(g, weight + "_kmeans_slice_end",
+                                                   ir::Tensor::fromVector<int64_t>({1}, {numel}));
+            bytes += 16;
+            all = node("Slice", "nibbles_cut", {all, zero, end, zero});
+        }
+        return node("Reshape", "indices", {all, shape});
+    }
+
     /// Layers whose input rows the calibration collector can gather (MatMul/Gemm; Conv 2-D with group 1).
     static bool collectable(const ir::Node& n, const ir::Graph& g) {
         if (n.opType != "Conv") return true;
@@ -181,7 +233,7 @@ private:
 
     static void clusterLayer(PassContext& ctx, ir::Graph& g, const Candidate& c, int bits, int64_t k,
                              int64_t groupChannels, uint64_t seed, int iterations,
-                             const std::vector<double>* energy) {
+                             const std::vector<double>* energy, bool packIndices) {
         const ir::Tensor w = g.initializers.at(c.weight);
         const float* wv = w.data<float>();
         const int64_t numel = w.numel();
@@ -228,9 +280,13 @@ private:
         // Cast(indices) [-> Add(offsets)] -> Gather(codebook) -> the consumer's weight input.
         ir::Node& consumer = *c.node;
         const std::string base = consumer.name.empty() ? c.weight : consumer.name;
-        const std::string idxName = addInitializer(g, c.weight + "_kmeans_indices", std::move(indices));
+        const std::vector<ir::NodeId> from = {consumer.id};
+        int64_t bytesAfter = groups * k * 4;
+        const bool pack = packIndices && bits <= 4 && ctx.model.opsetFor("") >= 11;
+        const std::string idxName = pack ? emitNibbleUnpack(g, c.weight, base, indices, from, bytesAfter)
+                                         : addInitializer(g, c.weight + "_kmeans_indices", std::move(indices));
+        if (!pack) bytesAfter += numel;
         const std::string cbName = addInitializer(g, c.weight + "_kmeans_codebook", std::move(codebook));
-        int64_t bytesAfter = numel + groups * k * 4;
         ir::Node cast;
         cast.name = uniqueName(g, base + "/kmeans_cast");
         cast.opType = "Cast";
@@ -238,7 +294,6 @@ private:
         cast.outputs = {uniqueName(g, c.weight + "_kmeans_indices_i32")};
         cast.attributes = {intAttr("to", 6)}; // TensorProto.INT32: Gather takes int32/int64 indices only
         std::string gatherIndices = cast.outputs[0];
-        const std::vector<ir::NodeId> from = {consumer.id};
         cast.provenance = from;
         g.addNode(std::move(cast));
         if (groups > 1) {
@@ -281,9 +336,9 @@ private:
         const double bitsPerWeight = 8.0 * static_cast<double>(bytesAfter) / static_cast<double>(numel);
         char line[320];
         std::snprintf(line, sizeof line,
-                      "%s: %d-bit indices%s, %lld codebook(s) of %lld, %.2f bits/weight stored, rel. RMSE %.4f, "
+                      "%s: %d-bit indices%s%s, %lld codebook(s) of %lld, %.2f bits/weight stored, rel. RMSE %.4f, "
                       "%lld -> %lld bytes",
-                      base.c_str(), bits, energy ? " (activation-weighted)" : "", static_cast<long long>(groups), static_cast<long long>(k),
+                      base.c_str(), bits, pack ? " (2 per byte)" : "", energy ? " (activation-weighted)" : "", static_cast<long long>(groups), static_cast<long long>(k),
                       bitsPerWeight, relRmse, static_cast<long long>(numel * 4),
                       static_cast<long long>(bytesAfter));
         ctx.report.notes.push_back(line);
@@ -307,6 +362,9 @@ PassInfo kmeansClusteringPass() {
         intParam("min_weights", "Weights with fewer elements are left alone", 0, int64_t{1} << 40, 1024),
         intParam("iterations", "Lloyd iterations at most (k-means++ init first)", 1, 1000, 100),
         intParam("seed", "Seed of the k-means++ initialisation", 0, int64_t{1} << 40, 1),
+        boolParam("pack_indices",
+                  "Store two 4-bit indices per byte (bits <= 4, opset >= 11), unpacked by BitShift/Sub/Concat/Reshape",
+                  false),
         enumParam("sensitivity",
                   "Weight each weight by its input feature's activation energy on calibration data (needs "
                   "calibration) or not",

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 // GCC 12 flags the undefined pass-through vectors inside its own AVX-512 intrinsics (false positive).
@@ -68,6 +69,65 @@ std::vector<LutMatMulRewrite> findLutMatMuls(const ir::Graph& graph) {
         if (it == producer.end() || it->second->opType != op || !it->second->domain.empty()) return nullptr;
         return it->second;
     };
+    auto constant = [&](const std::string& v) -> const ir::Tensor* {
+        return v.empty() || graph.isGraphInput(v) ? nullptr : graph.constantValue(v);
+    };
+    auto isScalar = [&](const std::string& v, int64_t value) {
+        const ir::Tensor* t = constant(v);
+        return t && t->numel() == 1 && t->toInt64s()[0] == value;
+    };
+    // The portable 4-bit form cluster-weights-kmeans writes (pack_indices):
+    //   Reshape([Slice 0..numel](Concat(p - BitShift(hi, 4, LEFT), hi = BitShift(p, 4, RIGHT))), shape)
+    // element e < P is the low nibble of p[e], element e >= P the high nibble of p[e - P].
+    auto unpackNibbles = [&](const std::string& v, std::vector<ir::NodeId>& nodes) -> std::optional<ir::Tensor> {
+        const ir::Node* reshape = producedBy(v, "Reshape");
+        if (!reshape || reshape->inputs.size() != 2) return std::nullopt;
+        const ir::Tensor* shapeT = constant(reshape->inputs[1]);
+        if (!shapeT || shapeT->rank() != 1 || !onlyReader(reshape->inputs[0])) return std::nullopt;
+        const std::vector<int64_t> shape = shapeT->toInt64s();
+        int64_t numel = 1;
+        for (int64_t d : shape) {
+            if (d <= 0) return std::nullopt;
+            numel *= d;
+        }
+        std::string x = reshape->inputs[0];
+        nodes = {reshape->id};
+        if (const ir::Node* slice = producedBy(x, "Slice")) {
+            if (slice->inputs.size() != 4 || !isScalar(slice->inputs[1], 0) || !isScalar(slice->inputs[2], numel) ||
+                !isScalar(slice->inputs[3], 0) || !onlyReader(slice->inputs[0]))
+                return std::nullopt;
+            nodes.push_back(slice->id);
+            x = slice->inputs[0];
+        }
+        const ir::Node* concat = producedBy(x, "Concat");
+        if (!concat || concat->inputs.size() != 2 || concat->attrInt("axis", 0) != 0) return std::nullopt;
+        const ir::Node* sub = producedBy(concat->inputs[0], "Sub");
+        const ir::Node* hi = producedBy(concat->inputs[1], "BitShift");
+        if (!sub || !hi || sub->inputs.size() != 2 || hi->inputs.size() != 2 || !onlyReader(concat->inputs[0]))
+            return std::nullopt;
+        const ir::Node* shl = producedBy(sub->inputs[1], "BitShift");
+        if (!shl || shl->inputs.size() != 2 || !onlyReader(sub->inputs[1]) || shl->inputs[0] != concat->inputs[1])
+            return std::nullopt;
+        auto readsOf = [&](const std::string& name) {
+            auto it = reads.find(name);
+            return it == reads.end() ? 0 : it->second;
+        };
+        if (readsOf(concat->inputs[1]) != 2) return std::nullopt; // hi: Concat and the left shift
+        if (hi->attrString("direction", "") != "RIGHT" || shl->attrString("direction", "") != "LEFT" ||
+            !isScalar(hi->inputs[1], 4) || !isScalar(shl->inputs[1], 4) || sub->inputs[0] != hi->inputs[0])
+            return std::nullopt;
+        const ir::Tensor* p = constant(hi->inputs[0]);
+        if (!p || p->dtype() != ir::DType::U8 || p->rank() != 1 || 2 * p->numel() < numel ||
+            2 * p->numel() > numel + 1)
+            return std::nullopt;
+        const int64_t half = p->numel();
+        ir::Tensor out(ir::DType::U8, shape);
+        const uint8_t* pb = p->data<uint8_t>();
+        for (int64_t e = 0; e < numel; ++e)
+            out.data<uint8_t>()[e] = e < half ? (pb[e] & 0xF) : (pb[e - half] >> 4);
+        nodes.insert(nodes.end(), {concat->id, sub->id, hi->id, shl->id});
+        return out;
+    };
     graph.forEachNode([&](const ir::Node& mm) {
         if (mm.opType != "MatMul" || !mm.domain.empty() || mm.inputs.size() != 2 || mm.outputs.size() != 1)
             return;
@@ -92,6 +152,12 @@ std::vector<LutMatMulRewrite> findLutMatMuls(const ir::Graph& graph) {
         const int64_t to = cast->attrInt("to", 0);
         if (to != 6 && to != 7) return; // int32 / int64
         const ir::Tensor* idx = graph.constantValue(cast->inputs[0]);
+        std::optional<ir::Tensor> unpacked;
+        std::vector<ir::NodeId> unpackNodes;
+        if (!idx && onlyReader(cast->inputs[0])) {
+            unpacked = unpackNibbles(cast->inputs[0], unpackNodes);
+            if (unpacked) idx = &*unpacked;
+        }
         if (!idx || idx->dtype() != ir::DType::U8 || idx->rank() != 2 || graph.isGraphInput(cast->inputs[0]))
             return;
         const int64_t n = idx->dim(1);
@@ -112,17 +178,26 @@ std::vector<LutMatMulRewrite> findLutMatMuls(const ir::Graph& graph) {
         r.matmul = mm.id;
         r.absorbed = {cast->id, gather->id};
         if (add) r.absorbed.push_back(add->id);
+        r.absorbed.insert(r.absorbed.end(), unpackNodes.begin(), unpackNodes.end());
         r.fused = std::make_unique<ir::Node>();
         ir::Node& f = *r.fused;
         f.id = mm.id;
         f.name = mm.name;
         f.opType = kLutMatMulOp;
         f.domain = kLutMatMulDomain;
-        f.inputs = {mm.inputs[0], cast->inputs[0], gather->inputs[0]};
+        f.inputs = {mm.inputs[0], unpacked ? std::string() : cast->inputs[0], gather->inputs[0]};
         if (add) f.inputs.push_back(add->inputs[1]);
+        if (unpacked) { // 4-bit packed in the file: the unpacked indices travel as an attribute
+            ir::Attribute a;
+            a.name = "indices";
+            a.type = ir::AttrType::Tensor;
+            a.t = std::move(*unpacked);
+            f.attributes.push_back(std::move(a));
+        }
         f.outputs = mm.outputs;
         f.provenance = {mm.id, cast->id, gather->id};
         if (add) f.provenance.push_back(add->id);
+        f.provenance.insert(f.provenance.end(), unpackNodes.begin(), unpackNodes.end());
         out.push_back(std::move(r));
     });
     return out;
@@ -303,6 +378,18 @@ void stripAny(const LutWeights& w, const float* x, float* y, int64_t c0, int64_t
     stripScalar(w, x, y, c0, 0, width, 0, w.k);
 }
 
+/// Indices given as the tensor attribute "indices" (the plan unpacked a 4-bit file form), or nullptr.
+const ir::Tensor* indicesAttr(const ir::Node& node) {
+    const ir::Attribute* a = node.attr("indices");
+    return a && a->type == ir::AttrType::Tensor ? &a->t : nullptr;
+}
+
+const Tensor& indicesOf(KernelContext& ctx) {
+    if (const ir::Tensor* t = indicesAttr(ctx.node())) return *t;
+    if (!ctx.hasInput(1)) kernelFail(ctx.node(), "LutMatMul: no indices (input 1 or attribute 'indices')");
+    return ctx.input(1);
+}
+
 /// Y [M, width] (row stride ldy) = A [M, K] . T [K, width] (row stride ldt) through oneDNN's fp32 matmul
 /// (Eigen tiles took llama_bytes perplexity, 88 x 128-byte prefills, 7.7 s; oneDNN 2.8 s, fp32 2.7 s).
 /// Primitives cached per shape.
@@ -349,9 +436,11 @@ class LutMatMulKernel final : public Kernel {
 public:
     explicit LutMatMulKernel(const KernelInit& init) {
         const auto& c = init.constInputs;
-        if (c.size() > 2 && c[1] && c[2] && (init.node.inputs.size() < 4 || (c.size() > 3 && c[3])))
+        const ir::Tensor* idx = indicesAttr(init.node);
+        if (!idx && c.size() > 1) idx = c[1];
+        if (c.size() > 2 && idx && c[2] && (init.node.inputs.size() < 4 || (c.size() > 3 && c[3])))
             m_weights = std::make_shared<LutWeights>(
-                packWeights(init.node, *c[1], *c[2], c.size() > 3 ? c[3] : nullptr));
+                packWeights(init.node, *idx, *c[2], c.size() > 3 ? c[3] : nullptr));
     }
     std::string_view path() const override { return hasAvx512() ? "lut-avx512" : "lut"; }
 
@@ -359,8 +448,8 @@ public:
         const ir::Node& node = ctx.node();
         std::shared_ptr<const LutWeights> wp = m_weights;
         if (!wp) // indices/codebook computed at run time: pack per call
-            wp = std::make_shared<LutWeights>(
-                packWeights(node, ctx.input(1), ctx.input(2), ctx.hasInput(3) ? &ctx.input(3) : nullptr));
+            wp = std::make_shared<LutWeights>(packWeights(node, indicesOf(ctx), ctx.input(2),
+                                                          ctx.hasInput(3) ? &ctx.input(3) : nullptr));
         const LutWeights& w = *wp;
         const Tensor& a = ctx.input(0);
         if (a.dtype() != DType::F32) kernelFail(node, "LutMatMul: A must be float");
@@ -414,8 +503,7 @@ private:
 /// Plain loops: dequantize W, accumulate in double.
 void lutMatMulReference(KernelContext& ctx) {
     const ir::Node& node = ctx.node();
-    const LutWeights w =
-        packWeights(node, ctx.input(1), ctx.input(2), ctx.hasInput(3) ? &ctx.input(3) : nullptr);
+    const LutWeights w = packWeights(node, indicesOf(ctx), ctx.input(2), ctx.hasInput(3) ? &ctx.input(3) : nullptr);
     const Tensor& a = ctx.input(0);
     if (a.dtype() != DType::F32 || a.rank() < 1 || a.dim(-1) != w.k)
         kernelFail(node, "LutMatMul: A must be float with last dim K = " + std::to_string(w.k));
