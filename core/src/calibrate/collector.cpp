@@ -86,33 +86,55 @@ private:
 struct TensorSink {
     TensorStats* stats = nullptr;
     HistogramAccumulator hist;
-    TensorSink(TensorStats& s, int bins) : stats(&s), hist(s.histogram, bins) {}
+    int axis = -1;
+    float nearZero = 1e-3f;
+    TensorSink(TensorStats& s, const CollectOptions& o)
+        : stats(&s), hist(s.histogram, o.histogramBins), axis(o.channelAxis), nearZero(static_cast<float>(o.nearZero)) {}
 
     void add(const ir::Tensor& t) {
-        std::vector<float> scratch;
-        const float* x = floatsOf(t, scratch);
         const int64_t n = t.numel();
         TensorStats& s = *stats;
         if (n == 0) return;
+        // Channel c of element i: (i / inner) % channels, inner = product of the dims after the axis.
+        int64_t channels = 1, inner = 1;
+        if (t.rank() > 0) {
+            const int a = axis < 0 ? axis + t.rank() : axis;
+            if (a < 0 || a >= t.rank())
+                throw Error("calibration: channel axis " + std::to_string(axis) + " is outside '" + s.name +
+                            "' of rank " + std::to_string(t.rank()));
+            channels = t.dim(a);
+            for (int d = a + 1; d < t.rank(); ++d)
+                inner *= t.dim(d);
+        }
+        if (s.channelSumSq.empty()) {
+            s.channelSumSq.assign(static_cast<size_t>(channels), 0.0);
+            s.channelAbsMax.assign(static_cast<size_t>(channels), 0.f);
+            s.channelZeros.assign(static_cast<size_t>(channels), 0);
+            s.channelNearZeros.assign(static_cast<size_t>(channels), 0);
+        } else if (static_cast<int64_t>(s.channelSumSq.size()) != channels) {
+            throw Error("calibration: '" + s.name + "' changed its channel count from " +
+                        std::to_string(s.channelSumSq.size()) + " to " + std::to_string(channels) +
+                        " between sets (per-channel statistics need a fixed channel count)");
+        }
+        std::vector<float> scratch;
+        const float* x = floatsOf(t, scratch);
         if (s.count == 0) {
             s.min = std::numeric_limits<double>::infinity();
             s.max = -std::numeric_limits<double>::infinity();
-        }
-        const int64_t c = t.rank() == 0 ? 1 : t.dim(-1);
-        if (s.channelSumSq.empty()) {
-            s.channelSumSq.assign(static_cast<size_t>(c), 0.0);
-            s.channelAbsMax.assign(static_cast<size_t>(c), 0.f);
-        } else if (static_cast<int64_t>(s.channelSumSq.size()) != c) {
-            throw Error("calibration: '" + s.name + "' changed its last dimension from " +
-                        std::to_string(s.channelSumSq.size()) + " to " + std::to_string(c) +
-                        " between sets (per-channel statistics need a fixed channel count)");
         }
         for (int64_t i = 0; i < n; ++i) {
             const float v = x[i];
             s.min = std::min(s.min, static_cast<double>(v));
             s.max = std::max(s.max, static_cast<double>(v));
-            if (v == 0.f) ++s.zeros;
-            const auto ch = static_cast<size_t>(i % c);
+            const auto ch = static_cast<size_t>((i / inner) % channels);
+            if (v == 0.f) {
+                ++s.zeros;
+                ++s.channelZeros[ch];
+            }
+            if (std::fabs(v) < nearZero) {
+                ++s.nearZeros;
+                ++s.channelNearZeros[ch];
+            }
             s.channelSumSq[ch] += static_cast<double>(v) * v;
             s.channelAbsMax[ch] = std::max(s.channelAbsMax[ch], std::fabs(v));
         }
@@ -327,7 +349,7 @@ Result<CalibrationStats> collect(const ir::Model& model, const passes::Calibrati
     std::vector<std::unique_ptr<LayerSink>> layerSinks;
     CollectingObserver observer;
     for (auto& [name, s] : out.tensors) {
-        tensorSinks.push_back(std::make_unique<TensorSink>(s, options.histogramBins));
+        tensorSinks.push_back(std::make_unique<TensorSink>(s, options));
         observer.tensorSinks[name].push_back(tensorSinks.back().get());
     }
     for (const auto& name : request.layers) {

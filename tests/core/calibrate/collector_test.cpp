@@ -105,6 +105,7 @@ TEST(CalibrationCollector, TensorStatsOfAnInputMatchHandComputedValues) {
     EXPECT_EQ(s.max, 3);
     EXPECT_EQ(s.channelSumSq, (std::vector<double>{10, 7, 11, 23}));
     EXPECT_EQ(s.channelAbsMax, (std::vector<float>{2, 2, 3, 4}));
+    EXPECT_EQ(s.channelZeros, (std::vector<int64_t>{2, 2, 3, 1}));
     // Set 0 starts the range at 3 (bins of 0.75), set 1's -4 doubles it to 6 (bins of 1.5, edges
     // -6 -4.5 -3 -1.5 0 1.5 3 4.5 6; the 3 of set 0 was clamped into the old last bin [2.25, 3]).
     EXPECT_EQ(s.histogram.range, 6);
@@ -126,10 +127,39 @@ TEST(CalibrationCollector, TensorStatsOfANodeOutputMatchHandComputedValues) {
     EXPECT_EQ(s.max, 3);
     EXPECT_EQ(s.channelSumSq, (std::vector<double>{18, 4}));
     EXPECT_EQ(s.channelAbsMax, (std::vector<float>{3, 2}));
+    // Channel 0: 1 3 0 2 0 2; channel 1: 2 0 0 0 0 0.
+    EXPECT_EQ(s.channelZeros, (std::vector<int64_t>{2, 5}));
+    EXPECT_EQ(s.nearZeros, 7);
     uint64_t total = 0;
     for (uint64_t c : s.histogram.counts)
         total += c;
     EXPECT_EQ(total, 12u);
+}
+
+TEST(CalibrationCollector, ChannelAxisOneGivesNchwChannelsAndNearZeros) {
+    auto m = GraphBuilder(17)
+                 .input("x", ir::DType::F32, {1, 2, 2, 2})
+                 .node("Relu", {"x"}, {"r"}, {}, {}, "relu")
+                 .output("r")
+                 .build();
+    passes::CalibrationData data;
+    data.feeds.push_back({{"x", ir::Tensor::fromVector<float>({1, 2, 2, 2}, {1, -1, 0, 2, -3, 0.0005f, -1, 4})}});
+    calibrate::CollectOptions o;
+    o.channelAxis = 1;
+    auto r = calibrate::collectTensorStats(*m, data, {"r"}, o);
+    ASSERT_TRUE(r.ok()) << r.error().what();
+    const calibrate::TensorStats& s = r.value().at("r");
+    // relu: channel 0 [1 0 0 2], channel 1 [0 0.0005 0 4].
+    EXPECT_EQ(s.channelZeros, (std::vector<int64_t>{2, 2}));
+    EXPECT_EQ(s.channelNearZeros, (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(s.nearZeros, 5);
+    EXPECT_EQ(s.channelAbsMax, (std::vector<float>{2, 4}));
+    EXPECT_DOUBLE_EQ(s.channelSumSq[0], 5.0);
+    EXPECT_NEAR(s.channelSumSq[1], 16.0, 1e-6);
+    o.channelAxis = 4;
+    auto bad = calibrate::collectTensorStats(*m, data, {"r"}, o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(std::string(bad.error().what()).find("channel axis 4"), std::string::npos);
 }
 
 TEST(CalibrationCollector, ReportsProgressPerSetAndStopsWhenCancelled) {

@@ -23,6 +23,11 @@ struct CollectOptions {
     int threads = 0;
     /// Bins of each tensor's histogram (even).
     int histogramBins = 2048;
+    /// Channel axis of the per-channel tensor statistics: -1 the last (features of MatMul inputs),
+    /// 1 for NCHW activations (Conv outputs: dead-channel pruning's APoZ).
+    int channelAxis = -1;
+    /// |x| below this counts as near zero (smooth activations: GELU/SiLU outputs are rarely exactly 0).
+    double nearZero = 1e-3;
     /// Layer inputs: accumulate H = XᵀX (k×k doubles per layer). Off: only Σx² and max|x|.
     bool gram = true;
     /// Called after each calibration set with (sets done, sets in total).
@@ -47,12 +52,16 @@ struct TensorStats {
     std::string name;
     int64_t count = 0; // elements seen
     int64_t zeros = 0; // exact zeros among them
+    int64_t nearZeros = 0; // |x| < CollectOptions::nearZero (exact zeros included)
     double min = 0, max = 0;
     Histogram histogram;
-    /// Per channel of the last axis (the feature axis of MatMul inputs; for 4-D NCHW values use
-    /// a layer input or transpose first): Σx² and max|x| over all other positions.
+    /// Per channel of CollectOptions::channelAxis (default the last: the feature axis of MatMul inputs):
+    /// Σx², max|x|, exact zeros and near zeros over all other positions; elements per channel =
+    /// count / channels. APoZ of channel c = channelZeros[c] / (count / channels).
     std::vector<double> channelSumSq;
     std::vector<float> channelAbsMax;
+    std::vector<int64_t> channelZeros;
+    std::vector<int64_t> channelNearZeros;
 };
 
 /// Input rows X of one MatMul/Gemm/Conv: input A with its leading dims flattened into rows of k features
