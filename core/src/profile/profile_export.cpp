@@ -1,4 +1,5 @@
 #include "opstudio/profile/profile_export.h"
+#include "opstudio/util/atomic_file.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -326,18 +327,8 @@ std::string formatTable(const Profile& p, int topK) {
 }
 
 Status writeTextFile(const std::string& path, const std::string& text) {
-    namespace fs = std::filesystem;
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) return Error("cannot write '" + path + "'");
-        out << text;
-        if (!out) return Error("cannot write '" + path + "'");
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) return Error("cannot write '" + path + "': " + ec.message());
-    return Status::success();
+    // Temporary file + fsync + rename + directory fsync (util/atomic_file.h): a killed save leaves the old file.
+    return util::writeFileAtomically(path, text);
 }
 
 } // namespace opstudio::profile

@@ -1,5 +1,6 @@
 // What every report format shares: the model summary, the rankings and the atomic file write.
 #include "opstudio/report/report.h"
+#include "opstudio/util/atomic_file.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -87,29 +88,8 @@ std::string escapeHtml(const std::string& text) {
 }
 
 Status writeFileAtomically(const std::string& path, const std::string& text) {
-    namespace fs = std::filesystem;
-    // The temporary lives next to the target so the rename stays on one file system.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) return Error("cannot write '" + path + "'");
-        out << text;
-        out.flush();
-        if (!out) {
-            out.close();
-            std::error_code ignored;
-            fs::remove(tmp, ignored);
-            return Error("cannot write '" + path + "' (disk full?)");
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        std::error_code ignored;
-        fs::remove(tmp, ignored);
-        return Error("cannot write '" + path + "': " + ec.message());
-    }
-    return Status::success();
+    // The one save mechanism (temporary file, fsync, rename, directory fsync): util/atomic_file.h.
+    return util::writeFileAtomically(path, text);
 }
 
 } // namespace opstudio::report
