@@ -58,6 +58,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
 
     m_loadJob = new ModelLoadJob(this);
     m_profileJob = new ProfileJob(this);
+    m_saveJob = new ModelSaveJob(this);
     m_reportError = [this](const QString& title, const QString& message) { QMessageBox::critical(this, title, message); };
     m_askInputDims = [this](QVector<InputDim>& dims) {
         InputDimsDialog dialog(QFileInfo(m_path).fileName(), dims, this);
@@ -85,6 +86,21 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
         setIdle();
         m_log->append(LogPanel::Level::Warning, tr("Loading cancelled."));
     });
+    connect(m_saveJob, &ModelSaveJob::finished, this, [this](const QString& path, const QStringList& notes, double ms) {
+        setIdle();
+        m_log->append(LogPanel::Level::Info, tr("Exported to %1 in %2 ms.").arg(path).arg(ms, 0, 'f', 0));
+        for (const QString& n : notes) m_log->append(LogPanel::Level::Info, n);
+        Q_EMIT modelExported(path);
+    });
+    connect(m_saveJob, &ModelSaveJob::failed, this, [this](const QString& path, const QString& message) {
+        setIdle();
+        reportError(tr("Export failed"), tr("%1\n\n%2").arg(path, message));
+        Q_EMIT exportFailed(message);
+    });
+    connect(m_experiments, &ExperimentsPanel::exportStarted, this,
+            [this](const QString& path) { setBusy(tr("Saving %1…").arg(QFileInfo(path).fileName()), false, /*cancellable=*/false); });
+    connect(m_experiments, &ExperimentsPanel::exported, this, [this] { setIdle(); });
+    connect(m_experiments, &ExperimentsPanel::exportFailed, this, [this] { setIdle(); });
     connect(m_profileJob, &ProfileJob::progress, m_progress, &QProgressBar::setValue);
     connect(m_profileJob, &ProfileJob::finished, this, &MainWindow::onProfiled);
     connect(m_profileJob, &ProfileJob::failed, this, [this](const QString& message) {
@@ -163,6 +179,7 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
 MainWindow::~MainWindow() {
     m_profileJob->cancel();
     m_profileJob->wait();
+    m_saveJob->wait();
     m_loadJob->wait();
 }
 
@@ -334,11 +351,15 @@ void MainWindow::openDialog() {
 }
 
 void MainWindow::openFile(const QString& path) {
-    if (isBusy()) {
+    if (m_profileJob->isRunning() || isSaving()) {
         m_log->append(LogPanel::Level::Warning, tr("Busy: wait for the current job or cancel it first."));
         return;
     }
     const QString abs = QFileInfo(path).absoluteFilePath();
+    // A load in progress is abandoned, never waited for: the parser cannot be interrupted, so it
+    // finishes on its worker and its result is dropped.
+    if (m_loadJob->isRunning())
+        m_log->append(LogPanel::Level::Warning, tr("Abandoned loading %1.").arg(QFileInfo(m_loadJob->currentPath()).fileName()));
     m_log->append(LogPanel::Level::Info, tr("Opening %1").arg(abs));
     setBusy(tr("Loading %1…").arg(QFileInfo(abs).fileName()), false);
     m_loadJob->start(abs, measureBoxMetrics());
@@ -630,14 +651,12 @@ bool MainWindow::exportModel(const QString& path) {
         reportError(tr("Export failed"), tr("Refusing to overwrite the opened model %1. Choose a new file.").arg(m_path));
         return false;
     }
-    QApplication::setOverrideCursor(Qt::WaitCursor);
-    const Status st = onnxio::saveModel(*m_model, target.absoluteFilePath().toStdString());
-    QApplication::restoreOverrideCursor();
-    if (!st.ok()) {
-        reportError(tr("Export failed"), QString::fromStdString(st.error().describe()));
+    if (isBusy()) {
+        m_log->append(LogPanel::Level::Warning, tr("Busy: wait for the current job before exporting."));
         return false;
     }
-    m_log->append(LogPanel::Level::Info, tr("Exported to %1").arg(target.absoluteFilePath()));
+    if (!m_saveJob->start(m_model, target.absoluteFilePath())) return false;
+    setBusy(tr("Saving %1…").arg(target.fileName()), false, /*cancellable=*/false);
     return true;
 }
 
@@ -649,16 +668,20 @@ void MainWindow::cancelJob() {
     }
 }
 
-bool MainWindow::isBusy() const { return m_loadJob->isRunning() || m_profileJob->isRunning(); }
+bool MainWindow::isSaving() const { return m_saveJob->isRunning() || m_experiments->isExporting(); }
 
-void MainWindow::setBusy(const QString& what, bool determinate) {
+bool MainWindow::isBusy() const { return m_loadJob->isRunning() || m_profileJob->isRunning() || isSaving(); }
+
+QString MainWindow::statusBarJobText() const { return m_busyWhat; }
+
+void MainWindow::setBusy(const QString& what, bool determinate, bool cancellable) {
     m_busyWhat = what;
     m_jobLabel->setText(what);
     m_jobLabel->show();
     m_progress->setRange(0, determinate ? 100 : 0);
     m_progress->setValue(0);
     m_progress->show();
-    m_cancelButton->show();
+    m_cancelButton->setVisible(cancellable); // a write cannot be interrupted
     updateActions();
 }
 
@@ -675,7 +698,7 @@ void MainWindow::updateActions() {
     m_closeAction->setEnabled(m_model != nullptr);
     m_exportAction->setEnabled(m_model != nullptr && !busy);
     m_profileAction->setEnabled(m_model != nullptr && !busy);
-    m_cancelAction->setEnabled(busy);
+    m_cancelAction->setEnabled(busy && !isSaving());
 }
 
 QString MainWindow::statusText() const { return m_modelLabel->text() + " | " + m_latencyLabel->text(); }

@@ -3,6 +3,7 @@
 // bar with background-job progress, and the one selection every view follows.
 #include "input_dims.h"
 #include "jobs/model_load_job.h"
+#include "jobs/model_save_job.h"
 #include "jobs/profile_job.h"
 
 #include <QMainWindow>
@@ -48,7 +49,8 @@ public:
     void closeModel();
     /// Starts profiling with these settings (profileFinished or profileFailed follow).
     void startProfile(const ProfileSettings& settings);
-    /// Saves the loaded model to a new path (never over the input). Errors are reported.
+    /// Starts saving the loaded model to a new path (never over the input) on a worker; false when refused
+    /// (same file, busy). modelExported or exportFailed follow.
     bool exportModel(const QString& path);
     void cancelJob();
     bool isBusy() const;
@@ -85,12 +87,18 @@ public:
     PassesPanel* passesPanel() const { return m_passes; }
     ExperimentsPanel* experimentsPanel() const { return m_experiments; }
     QString statusText() const;
+    /// The stage text of the running job in the status bar (empty when idle).
+    QString statusBarJobText() const;
+    ModelLoadJob* loadJob() const { return m_loadJob; }
+    ModelSaveJob* saveJob() const { return m_saveJob; }
 
 Q_SIGNALS:
     void modelLoaded();
     void loadFailed(const QString& message);
     void profileFinished();
     void profileFailed(const QString& message);
+    void modelExported(const QString& path);
+    void exportFailed(const QString& message);
     void selectionChanged(ir::NodeId id);
 
 protected:
@@ -118,7 +126,8 @@ private:
     void applyHeat();
     void updateStatus();
     void updateActions();
-    void setBusy(const QString& what, bool determinate);
+    void setBusy(const QString& what, bool determinate, bool cancellable = true);
+    bool isSaving() const;
     void setIdle();
     void reportError(const QString& title, const QString& message);
     const profile::NodeProfile* profileOf(const ir::Graph* graph, ir::NodeId id) const;
@@ -137,6 +146,7 @@ private:
     bool m_inputDimsConfirmed = true;
     ModelLoadJob* m_loadJob;
     ProfileJob* m_profileJob;
+    ModelSaveJob* m_saveJob;
     ProfileSettings m_profileSettings;
 
     QString m_path;

@@ -202,7 +202,9 @@ TEST_F(MainWindowTest, ExportWritesANewFileAndNeverTheInput) {
     ASSERT_TRUE(open(kSample));
     QTemporaryDir dir;
     const QString out = dir.filePath("copy.onnx");
+    QSignalSpy exported(window.get(), &MainWindow::modelExported);
     EXPECT_TRUE(window->exportModel(out)) << errors.join("\n").toStdString();
+    ASSERT_TRUE(uitest::waitFor([&] { return exported.count() > 0 || !errors.isEmpty(); }));
     EXPECT_GT(QFileInfo(out).size(), 1000);
     const qint64 before = QFileInfo(kSample).size();
     EXPECT_FALSE(window->exportModel(kSample));

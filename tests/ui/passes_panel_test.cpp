@@ -257,6 +257,16 @@ TEST(PassesPanel, RunProducesAnExperiment) {
     EXPECT_TRUE(experiments.exportExperiment(1, dir.filePath("opt.onnx"), &error)) << error.toStdString();
     EXPECT_TRUE(onnxio::loadModel(dir.filePath("opt.onnx").toStdString()).ok());
     EXPECT_FALSE(experiments.exportExperiment(1, QString::fromStdString(model->sourcePath), &error));
+    // Export… saves on a worker: started now, exported when the file is written.
+    QSignalSpy started(&experiments, &ExperimentsPanel::exportStarted);
+    QSignalSpy exported(&experiments, &ExperimentsPanel::exported);
+    ASSERT_TRUE(experiments.startExport(1, dir.filePath("opt_async.onnx")));
+    EXPECT_EQ(started.count(), 1);
+    EXPECT_TRUE(experiments.isExporting());
+    EXPECT_FALSE(experiments.startExport(1, dir.filePath("second.onnx"))); // one at a time
+    ASSERT_TRUE(uitest::waitFor([&] { return exported.count() > 0; }));
+    EXPECT_FALSE(experiments.isExporting());
+    EXPECT_TRUE(onnxio::loadModel(dir.filePath("opt_async.onnx").toStdString()).ok());
 }
 
 TEST(PassesPanel, CancelStopsTheRun) {

@@ -25,6 +25,16 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
       m_proxy(new QSortFilterProxyModel(this)), m_reports(new PassReportModel(this)) {
     m_proxy->setSourceModel(m_model);
     m_proxy->setSortRole(ExperimentModel::SortRole);
+    m_saveJob = new ModelSaveJob(this);
+    connect(m_saveJob, &ModelSaveJob::finished, this, [this](const QString& path, const QStringList&, double) {
+        updateActions();
+        Q_EMIT exported(path);
+    });
+    connect(m_saveJob, &ModelSaveJob::failed, this, [this](const QString&, const QString& message) {
+        updateActions();
+        reportError(tr("Cannot export model"), message);
+        Q_EMIT exportFailed(message);
+    });
 
     auto button = [this](const QString& text, const QString& tip) {
         auto* b = new QToolButton;
@@ -260,7 +270,7 @@ void ExperimentsPanel::updatePareto() {
 void ExperimentsPanel::updateActions() {
     const auto e = m_store->find(currentId());
     const bool isExp = e && !e->isBaseline();
-    m_export->setEnabled(isExp);
+    m_export->setEnabled(isExp && !m_saveJob->isRunning());
     m_recipe->setEnabled(isExp);
     m_use->setEnabled(isExp);
     m_remove->setEnabled(isExp);
@@ -336,11 +346,16 @@ void ExperimentsPanel::exportDialog() {
     const QString path = QFileDialog::getSaveFileName(this, tr("Export Optimized Model"), suggested,
                                                       tr("ONNX models (*.onnx)"));
     if (path.isEmpty()) return;
-    QString error;
-    if (!exportExperiment(e->id, path, &error))
-        reportError(tr("Cannot export model"), error);
-    else
-        Q_EMIT exported(path);
+    startExport(e->id, path);
+}
+
+bool ExperimentsPanel::startExport(int id, const QString& path) {
+    const auto e = m_store->find(id);
+    if (!e || !e->model || m_saveJob->isRunning()) return false;
+    if (!m_saveJob->start(e->model, path)) return false;
+    m_export->setEnabled(false);
+    Q_EMIT exportStarted(path);
+    return true;
 }
 
 void ExperimentsPanel::saveRecipeDialog() {

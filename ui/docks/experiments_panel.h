@@ -4,6 +4,7 @@
 // skipped); compare, export of the optimized model, and its recipe.
 #include "charts/compare_chart.h"
 #include "experiments.h"
+#include "jobs/model_save_job.h"
 #include "models/experiment_model.h"
 #include "models/pass_report_model.h"
 
@@ -44,14 +45,19 @@ public:
     int currentId() const;
     void setCurrentId(int id);
 
-    /// Saves an experiment's model (never over the loaded file). Error text in `error`.
+    /// Saves an experiment's model (never over the loaded file), blocking. Error text in `error`.
     bool exportExperiment(int id, const QString& path, QString* error = nullptr) const;
+    /// Starts saving an experiment's model on a worker (what Export… does); false when none or busy.
+    /// exportStarted now, then exported or exportFailed.
+    bool startExport(int id, const QString& path);
+    bool isExporting() const { return m_saveJob->isRunning(); }
+    ModelSaveJob* saveJob() const { return m_saveJob; }
     bool saveRecipe(int id, const QString& path, QString* error = nullptr) const;
     /// Opens the compare view (non-modal) for two experiment ids.
     CompareDialog* openCompare(int idA, int idB);
 
 public Q_SLOTS:
-    /// File dialog, then exportExperiment(currentId()).
+    /// File dialog, then startExport(currentId()).
     void exportDialog();
     void saveRecipeDialog();
     /// Compares the two selected rows, or the baseline with the selected one.
@@ -64,7 +70,9 @@ Q_SIGNALS:
     void nodeSelected(ir::NodeId id);
     /// "Use recipe": load the experiment's pipeline into the Passes panel.
     void recipeActivated(const opstudio::passes::Pipeline& pipeline);
+    void exportStarted(const QString& path);
     void exported(const QString& path);
+    void exportFailed(const QString& message);
 
 private:
     void showReportOf(int id);
@@ -89,6 +97,7 @@ private:
     QLabel* m_empty;
     QTabWidget* m_tabs;
     ParetoChart* m_pareto;
+    ModelSaveJob* m_saveJob;
 };
 
 } // namespace opstudio::ui

@@ -1,12 +1,14 @@
 #pragma once
-// Loads a .onnx file and lays its graph out on a worker thread. Loading cannot be interrupted
-// inside the parser, so cancel() abandons the job: its result is dropped when it arrives.
+// Loads a .onnx file and lays its graph out on a worker thread. Loading cannot be interrupted inside
+// the parser, so cancel() and a new start() abandon the running load instead of waiting for it: its
+// result is dropped when it arrives, and the window never blocks on it.
 #include "graph/graph_drawing.h"
 
-#include <QFutureWatcher>
+#include <QFuture>
 #include <QObject>
 #include <QString>
 
+#include <functional>
 #include <memory>
 
 namespace opstudio::ui {
@@ -26,11 +28,19 @@ class ModelLoadJob : public QObject {
 public:
     explicit ModelLoadJob(QObject* parent = nullptr);
     ~ModelLoadJob() override;
+    /// Starts loading `path`; returns at once. A load still running is abandoned (never waited for).
     void start(const QString& path, const BoxMetrics& metrics);
+    /// Abandons the running load: cancelled() now, and its result is dropped.
     void cancel();
     bool isRunning() const { return m_running; }
-    /// Blocks until the worker is done (used on shutdown).
+    /// Path of the load in progress (empty when idle).
+    QString currentPath() const { return m_running ? m_path : QString(); }
+    /// Loads still running on workers, abandoned ones included.
+    int workersRunning() const;
+    /// Blocks until every worker is done (used on shutdown).
     void wait();
+    /// Test hook, called on the worker thread before a file is read.
+    void setBeforeLoadForTesting(std::function<void(const QString& path)> hook) { m_beforeLoad = std::move(hook); }
 
 Q_SIGNALS:
     void stageChanged(const QString& stage);
@@ -39,9 +49,11 @@ Q_SIGNALS:
     void cancelled();
 
 private:
-    QFutureWatcher<std::shared_ptr<LoadedModel>> m_watcher;
+    QList<QFuture<void>> m_workers;
+    std::function<void(const QString&)> m_beforeLoad;
+    quint64 m_generation = 0; // the load whose result is wanted
+    QString m_path;
     bool m_running = false;
-    bool m_cancelled = false;
 };
 
 } // namespace opstudio::ui
