@@ -45,11 +45,19 @@ OperatorsPanel::OperatorsPanel(QWidget* parent) : QWidget(parent) {
     m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_table->setAlternatingRowColors(true);
     m_table->setWordWrap(false);
+    // ONNX node names are paths ("/features/features.18/features.18.0/Conv"): keep both ends.
+    m_table->setTextElideMode(Qt::ElideMiddle);
     m_table->verticalHeader()->hide();
     m_table->verticalHeader()->setDefaultSectionSize(22);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
-    m_table->sortByColumn(OperatorTableModel::Name, Qt::AscendingOrder);
+    // Time columns next to the op type: after a profile they are what the table is read for, and at
+    // 1600 px they were scrolled out of the dock behind the shape, FLOPs and parameter columns.
+    QHeaderView* header = m_table->horizontalHeader();
+    int to = header->visualIndex(OperatorTableModel::OpType);
+    for (int column : {OperatorTableModel::MedianMs, OperatorTableModel::Share, OperatorTableModel::P90Ms})
+        header->moveSection(header->visualIndex(column), ++to);
+    m_table->sortByColumn(-1, Qt::AscendingOrder); // graph order until there are times to sort by
     m_table->setContextMenuPolicy(Qt::ActionsContextMenu);
     auto* copy = new QAction(tr("Copy as CSV"), m_table);
     copy->setShortcut(QKeySequence::Copy);
@@ -84,9 +92,14 @@ void OperatorsPanel::setRows(QVector<OperatorRow> rows, bool profiled) {
 
     m_summary->setText(tr("%n node(s)", nullptr, rows.size()));
     m_model->setRows(std::move(rows));
-    if (profiled) m_table->sortByColumn(OperatorTableModel::MedianMs, Qt::DescendingOrder);
+    // Measured columns appear with the first profile; before it they would be five empty columns
+    // between the op type and the FLOPs and parameters that are already known.
+    for (int column : {OperatorTableModel::MedianMs, OperatorTableModel::P90Ms, OperatorTableModel::Share,
+                       OperatorTableModel::GFlops, OperatorTableModel::Bound})
+        m_table->setColumnHidden(column, !profiled);
+    m_table->sortByColumn(profiled ? OperatorTableModel::MedianMs : -1, profiled ? Qt::DescendingOrder : Qt::AscendingOrder);
     m_table->resizeColumnsToContents();
-    m_table->setColumnWidth(OperatorTableModel::Name, std::min(m_table->columnWidth(OperatorTableModel::Name), 260));
+    m_table->setColumnWidth(OperatorTableModel::Name, std::min(m_table->columnWidth(OperatorTableModel::Name), 220));
 }
 
 void OperatorsPanel::selectNode(ir::NodeId id) {
