@@ -113,7 +113,12 @@ void addProfileCommand(CLI::App& app, CommandAction& action) {
             po.warmup = request->warmup;
             po.recordTrace = !request->trace.empty();
             // Ceilings come from the cache (measured once, ~1 s) before timing, never during it.
-            if (!request->noRoofline) po.machine = profile::machineCeilings(request->remeasureMachine);
+            if (!request->noRoofline) {
+                std::string why;
+                po.machine = profile::machineCeilings(request->remeasureMachine, profile::machineCachePath(), &why);
+                // Say when the ceilings were measured now and why (stale cache, first run, the flag).
+                if (why != "cached") std::cerr << "machine ceilings measured now: " << why << "\n";
+            }
             auto result = profile::Profiler(s, po).run(feeds);
             if (!result.ok()) throw request->inputs.empty() ? withDimsHint(result.error(), s) : result.error();
             profile::Profile& p = result.value();

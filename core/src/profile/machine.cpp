@@ -3,6 +3,8 @@
 // per ISA with target attributes and chosen at run time: the core itself is built for x86-64-v2.
 #include "opstudio/profile/machine.h"
 
+#include "opstudio/util/atomic_file.h"
+
 #include <immintrin.h>
 #include <omp.h>
 
@@ -447,6 +449,26 @@ size_t availableMemory() {
     return 0;
 }
 
+// MemTotal rounded to whole GiB; 0 when unknown.
+int64_t roundedMemTotal() {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    int64_t kib = 0;
+    while (in >> key >> kib >> unit)
+        if (key == "MemTotal:") return ((kib << 10) + (int64_t{1} << 29)) >> 30 << 30;
+    return 0;
+}
+
+// "L1 32K/1, L2 1024K/1, L3 32768K/2": each level's size and how many threads share it.
+std::string cacheLayout(const std::vector<CacheLevel>& levels) {
+    std::string out;
+    for (const CacheLevel& l : levels) {
+        if (!out.empty()) out += ", ";
+        out += "L" + std::to_string(l.level) + " " + std::to_string(l.bytes >> 10) + "K/" + std::to_string(l.sharedBy);
+    }
+    return out;
+}
+
 } // namespace
 
 MachineInfo measureMachine(int maxThreads) {
@@ -462,6 +484,8 @@ MachineInfo measureMachine(int maxThreads) {
     const int n = maxThreads > 0 ? maxThreads : m.hardwareThreads;
 
     const std::vector<CacheLevel> levels = dataCacheLevels();
+    m.memoryBytes = roundedMemTotal();
+    m.caches = cacheLayout(levels);
     size_t streamBytes = std::clamp(8 * levelBytes(levels, 3), kMinStreamBytes, kMaxStreamBytes);
     if (const size_t avail = availableMemory(); avail > 0)
         streamBytes = std::max(std::min(streamBytes, avail / 4), std::min(streamBytes, size_t{64} << 20));
@@ -487,6 +511,8 @@ nlohmann::json toJson(const MachineInfo& m) {
     j["isa"] = m.isa;
     j["vnni"] = m.vnni;
     j["hardware_threads"] = m.hardwareThreads;
+    j["memory_bytes"] = m.memoryBytes;
+    j["caches"] = m.caches;
     j["measured_at"] = m.measuredAt;
     j["ceilings"] = nlohmann::json::array();
     for (const Ceilings& c : m.ceilings) {
@@ -515,6 +541,8 @@ Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
         m.isa = j.at("isa").get<std::string>();
         m.vnni = j.at("vnni").get<bool>();
         m.hardwareThreads = j.at("hardware_threads").get<int>();
+        m.memoryBytes = j.value("memory_bytes", int64_t{0});
+        m.caches = j.value("caches", "");
         m.measuredAt = j.value("measured_at", "");
         m.streamBytes = j.value("stream_bytes", int64_t{0});
         for (const auto& c : j.at("ceilings")) {
@@ -535,34 +563,75 @@ Result<MachineInfo> machineFromJson(const nlohmann::json& j) {
     }
 }
 
-MachineInfo machineCeilings(bool remeasure, const std::string& cachePath) {
+MachineKey currentMachineKey() {
+    MachineKey k;
+    k.cpu = cpuModelName();
+    k.hardwareThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    k.memoryBytes = roundedMemTotal();
+    k.caches = cacheLayout(dataCacheLevels());
+    return k;
+}
+
+std::string staleReason(const MachineKey& cached, const MachineKey& current) {
+    auto changed = [](const std::string& what, const std::string& was, const std::string& now) {
+        return what + " changed (" + (was.empty() ? std::string("unknown") : was) + ", now " +
+               (now.empty() ? std::string("unknown") : now) + ")";
+    };
+    if (cached.probeVersion != current.probeVersion)
+        return changed("the probe", "version " + std::to_string(cached.probeVersion),
+                       "version " + std::to_string(current.probeVersion));
+    if (cached.cpu != current.cpu) return changed("the CPU", cached.cpu, current.cpu);
+    if (cached.hardwareThreads != current.hardwareThreads)
+        return changed("the hardware thread count", std::to_string(cached.hardwareThreads),
+                       std::to_string(current.hardwareThreads));
+    const auto gib = [](int64_t b) { return std::to_string(b >> 30) + " GiB"; };
+    if (cached.memoryBytes != current.memoryBytes) return changed("the memory size", gib(cached.memoryBytes), gib(current.memoryBytes));
+    if (cached.caches != current.caches) return changed("the caches", cached.caches, current.caches);
+    return "";
+}
+
+Result<MachineInfo> readMachineCache(const std::string& path, const MachineKey& current) {
+    std::ifstream in(path);
+    if (!in) return Error("no machine file at " + path);
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Error("machine file " + path + " is not JSON");
+    auto m = machineFromJson(j);
+    if (!m) return m.error();
+    // A cache from another CPU, core count, memory size or probe (copied home folder, resized VM,
+    // newer opstudio) describes another machine.
+    if (const std::string why = staleReason(m->key(), current); !why.empty())
+        return Error("machine file " + path + " is stale: " + why);
+    return m;
+}
+
+Status writeMachineCache(const std::string& path, const MachineInfo& m) {
     namespace fs = std::filesystem;
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    if (!remeasure && !cachePath.empty()) {
-        std::ifstream in(cachePath);
-        if (in) {
-            auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-            if (!j.is_discarded()) {
-                auto m = machineFromJson(j);
-                // A cache from another CPU or core count (copied home folder, resized VM) or from
-                // another probe version is stale.
-                if (m && m->probeVersion == kMachineProbeVersion && m->cpu == cpuModelName() &&
-                    m->hardwareThreads == static_cast<int>(hw))
-                    return m.value();
+    std::error_code ec;
+    const fs::path target(path);
+    if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+    if (ec) return Error("cannot create " + target.parent_path().string() + ": " + ec.message());
+    // A temporary file beside it, fsync'ed and renamed over it (util/atomic_file.h).
+    return util::writeFileAtomically(path, toJson(m).dump(2) + "\n");
+}
+
+MachineInfo machineCeilings(bool remeasure, const std::string& cachePath, std::string* why) {
+    const MachineKey key = currentMachineKey();
+    std::string reason = "--remeasure-machine";
+    if (!remeasure) {
+        if (cachePath.empty()) {
+            reason = "no cache file";
+        } else {
+            auto cached = readMachineCache(cachePath, key);
+            if (cached) {
+                if (why) *why = "cached";
+                return cached.value();
             }
+            reason = cached.error().what();
         }
     }
+    if (why) *why = reason;
     MachineInfo m = measureMachine();
-    if (!cachePath.empty()) {
-        std::error_code ec;
-        fs::create_directories(fs::path(cachePath).parent_path(), ec);
-        const std::string tmp = cachePath + ".tmp";
-        {
-            std::ofstream out(tmp);
-            if (out) out << toJson(m).dump(2) << "\n";
-        }
-        fs::rename(tmp, cachePath, ec);
-    }
+    if (!cachePath.empty()) (void)writeMachineCache(cachePath, m);
     return m;
 }
 

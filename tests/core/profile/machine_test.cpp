@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
+
+#include <unistd.h>
 
 using namespace opstudio::profile;
 
@@ -123,37 +126,122 @@ TEST(Roofline, InterpolatesUnmeasuredThreadCounts) {
     EXPECT_DOUBLE_EQ(ceilingsFor(m, 8).fp32Gflops, 400); // clamped
 }
 
-TEST(MachineInfo, JsonRoundTripsAndTheCacheIsReused) {
-    MachineInfo m;
-    {
-        std::ifstream in("/proc/cpuinfo");
-        std::string line;
-        while (std::getline(in, line))
-            if (line.rfind("model name", 0) == 0) {
-                m.cpu = line.substr(line.find_first_not_of(' ', line.find(':') + 1));
-                break;
-            }
-        if (m.cpu.empty()) m.cpu = "unknown";
+namespace {
+
+// A fresh folder under /tmp, removed at the end of the test.
+struct ScratchDir {
+    std::filesystem::path path;
+    ScratchDir() {
+        static int n = 0;
+        path = std::filesystem::temp_directory_path() /
+               ("opstudio_machine_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+        std::filesystem::create_directories(path);
     }
+    ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+
+// A machine file for this machine as it is now: no probe needed to read it back.
+MachineInfo cachedForThisMachine() {
+    const MachineKey key = currentMachineKey();
+    MachineInfo m;
+    m.probeVersion = key.probeVersion;
+    m.cpu = key.cpu;
+    m.hardwareThreads = key.hardwareThreads;
+    m.memoryBytes = key.memoryBytes;
+    m.caches = key.caches;
     m.isa = "avx2";
-    m.vnni = false;
-    m.hardwareThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     m.measuredAt = "2026-01-01T00:00:00Z";
     m.ceilings = {{1, 123.5, 0, 9.5}};
+    return m;
+}
+
+} // namespace
+
+TEST(MachineInfo, JsonRoundTripsAndTheCacheIsReused) {
+    const MachineInfo m = cachedForThisMachine();
     auto back = machineFromJson(toJson(m));
     ASSERT_TRUE(back) << back.error().describe();
     EXPECT_EQ(back->cpu, m.cpu);
+    EXPECT_EQ(back->memoryBytes, m.memoryBytes);
+    EXPECT_EQ(back->caches, m.caches);
     EXPECT_DOUBLE_EQ(back->ceilings[0].fp32Gflops, 123.5);
 
-    const auto dir = std::filesystem::temp_directory_path() / ("opstudio_machine_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string path = (dir / "machine.json").string();
-    std::ofstream(path) << toJson(m).dump();
-    // Same CPU and core count: the cached figures come back without a probe.
-    const MachineInfo cached = machineCeilings(false, path);
+    ScratchDir dir;
+    const std::string path = (dir.path / "machine.json").string();
+    ASSERT_TRUE(writeMachineCache(path, m));
+    // Same key: the cached figures come back without a probe.
+    std::string why;
+    const MachineInfo cached = machineCeilings(false, path, &why);
+    EXPECT_EQ(why, "cached");
     EXPECT_EQ(cached.measuredAt, m.measuredAt);
     EXPECT_DOUBLE_EQ(cached.ceilings[0].memGBps, 9.5);
-    std::filesystem::remove_all(dir);
+}
+
+TEST(MachineInfo, KeyChangesMakeTheCacheStale) {
+    const MachineKey now = currentMachineKey();
+    EXPECT_FALSE(now.cpu.empty());
+    EXPECT_EQ(staleReason(now, now), "");
+    MachineKey k = now;
+    k.probeVersion = kMachineProbeVersion - 1;
+    EXPECT_NE(staleReason(k, now).find("probe"), std::string::npos) << staleReason(k, now);
+    k = now;
+    k.cpu = "Some Other CPU";
+    EXPECT_NE(staleReason(k, now).find("Some Other CPU"), std::string::npos);
+    k = now;
+    k.hardwareThreads = now.hardwareThreads + 2;
+    EXPECT_NE(staleReason(k, now).find("thread"), std::string::npos);
+    k = now;
+    k.memoryBytes = now.memoryBytes + (int64_t{4} << 30);
+    EXPECT_NE(staleReason(k, now).find("memory"), std::string::npos);
+    k = now;
+    k.caches = "L1 16K/1";
+    EXPECT_NE(staleReason(k, now).find("caches"), std::string::npos);
+
+    // The same changes written to a file: reading it says why it is not used.
+    ScratchDir dir;
+    const std::string path = (dir.path / "machine.json").string();
+    MachineInfo m = cachedForThisMachine();
+    ASSERT_TRUE(writeMachineCache(path, m));
+    EXPECT_TRUE(readMachineCache(path, now));
+    m.probeVersion = 1;
+    ASSERT_TRUE(writeMachineCache(path, m));
+    auto old = readMachineCache(path, now);
+    ASSERT_FALSE(old);
+    EXPECT_NE(std::string(old.error().what()).find("stale"), std::string::npos) << old.error().what();
+    m = cachedForThisMachine();
+    m.hardwareThreads += 1;
+    ASSERT_TRUE(writeMachineCache(path, m));
+    EXPECT_FALSE(readMachineCache(path, now));
+    // A file from the first probe (no version, memory or caches) is stale too.
+    nlohmann::json v1 = toJson(cachedForThisMachine());
+    v1.erase("probe_version");
+    v1.erase("memory_bytes");
+    v1.erase("caches");
+    std::ofstream(path) << v1.dump();
+    EXPECT_FALSE(readMachineCache(path, now));
+    EXPECT_FALSE(readMachineCache((dir.path / "missing.json").string(), now));
+}
+
+TEST(MachineInfo, CacheIsWrittenAtomically) {
+    ScratchDir dir;
+    const std::string path = (dir.path / "sub" / "machine.json").string();
+    MachineInfo m = cachedForThisMachine();
+    ASSERT_TRUE(writeMachineCache(path, m)); // creates the folder
+    m.measuredAt = "2026-02-02T00:00:00Z";
+    ASSERT_TRUE(writeMachineCache(path, m)); // replaces the file
+    // Only the file itself is left: no temporary beside it.
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path / "sub")) names.push_back(e.path().filename().string());
+    EXPECT_EQ(names, std::vector<std::string>{"machine.json"});
+    auto back = readMachineCache(path, currentMachineKey());
+    ASSERT_TRUE(back) << back.error().describe();
+    EXPECT_EQ(back->measuredAt, "2026-02-02T00:00:00Z");
+    // A target that cannot be created (its folder is a file) is an error, and nothing is left behind.
+    const std::string blocked = (dir.path / "sub" / "machine.json" / "inner.json").string();
+    EXPECT_FALSE(writeMachineCache(blocked, m));
+    names.clear();
+    for (const auto& e : std::filesystem::directory_iterator(dir.path / "sub")) names.push_back(e.path().filename().string());
+    EXPECT_EQ(names, std::vector<std::string>{"machine.json"});
 }
 
 TEST(MachineInfo, DramSpreadRoundTripsAndInterpolates) {

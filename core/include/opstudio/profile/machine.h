@@ -38,15 +38,32 @@ struct Ceilings {
 /// 9 passes (best, median, worst). 3: L1, L2 and L3 tiers.
 constexpr int kMachineProbeVersion = 3;
 
+/// What cached ceilings depend on: a file whose key differs from this machine's is stale.
+struct MachineKey {
+    int probeVersion = kMachineProbeVersion;
+    std::string cpu;         // /proc/cpuinfo "model name"
+    int hardwareThreads = 1;
+    int64_t memoryBytes = 0; // MemTotal rounded to whole GiB (firmware reservations move it a little)
+    std::string caches;      // data cache levels, e.g. "L1 32K/1, L2 1024K/1, L3 32768K/2" (size/threads sharing)
+};
+/// This machine's key, read now from /proc and sysfs.
+MachineKey currentMachineKey();
+/// Why ceilings measured under `cached` do not hold under `current`, in words ("" when they do),
+/// e.g. "the probe changed (version 1, now 3)".
+std::string staleReason(const MachineKey& cached, const MachineKey& current);
+
 struct MachineInfo {
     int probeVersion = kMachineProbeVersion; // files without one are version 1
     std::string cpu;        // /proc/cpuinfo "model name"
     std::string isa;        // "avx512", "avx2" or "sse" (the FMA loop that ran)
     bool vnni = false;
     int hardwareThreads = 1;
+    int64_t memoryBytes = 0; // MachineKey::memoryBytes when measured
+    std::string caches;      // MachineKey::caches when measured
     std::string measuredAt; // ISO 8601 UTC
     int64_t streamBytes = 0; // size of the DRAM bandwidth buffer
     std::vector<Ceilings> ceilings; // threads 1 and hardwareThreads
+    MachineKey key() const { return {probeVersion, cpu, hardwareThreads, memoryBytes, caches}; }
 };
 
 /// Runs the probe now for 1 and `maxThreads` threads (0: all hardware threads). Rates are work
@@ -54,9 +71,17 @@ struct MachineInfo {
 MachineInfo measureMachine(int maxThreads = 0);
 /// $XDG_CONFIG_HOME/opstudio/machine.json, else ~/.config/opstudio/machine.json.
 std::string machineCachePath();
-/// The cached ceilings when the file exists and describes this CPU; otherwise (or when
-/// `remeasure`) measures and writes the cache. A cache that cannot be written is not an error.
-MachineInfo machineCeilings(bool remeasure = false, const std::string& cachePath = machineCachePath());
+/// The ceilings cached in `path` when their key matches `current`; otherwise an error saying why
+/// not (missing, malformed, or staleReason).
+Result<MachineInfo> readMachineCache(const std::string& path, const MachineKey& current);
+/// Writes the cache atomically: a temporary file beside it, flushed to disk, renamed over it, so a
+/// reader (another opstudio process) sees the old file or the new one, never half of one.
+Status writeMachineCache(const std::string& path, const MachineInfo& m);
+/// The cached ceilings when the file's key matches this machine; otherwise (or when `remeasure`)
+/// measures and writes the cache. A cache that cannot be written is not an error. `why`, when
+/// given, receives "cached" or the reason for measuring.
+MachineInfo machineCeilings(bool remeasure = false, const std::string& cachePath = machineCachePath(),
+                            std::string* why = nullptr);
 /// Ceilings for `threads`: exact when measured, otherwise interpolated linearly between the
 /// 1-thread and all-thread measurements (compute scales per core, bandwidth saturates).
 Ceilings ceilingsFor(const MachineInfo& machine, int threads);
