@@ -67,6 +67,10 @@ nlohmann::json nodeJson(const Profile& p, size_t index) {
     j["roofline_pct"] = n.rooflinePercent;
     j["attainable_gflops"] = n.attainableGflops;
     j["memory_tier"] = n.memoryTier.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.memoryTier);
+    if (!n.rooflineNote.empty()) {
+        j["roofline_note"] = n.rooflineNote;
+        j["roofline_pct_measured"] = n.measuredRooflinePercent;
+    }
     j["input_shapes"] = shapesJson(n.inputShapes);
     j["output_shapes"] = shapesJson(n.outputShapes);
     nlohmann::json children = nlohmann::json::array();
@@ -304,10 +308,19 @@ std::string formatTable(const Profile& p, int topK) {
             << pad(std::string(static_cast<size_t>(n.depth) * 2, ' ') + n.name, 32) << pad(n.opType, 20)
             << pad(fixed(n.selfMedianMs, 3), 10, false) << pad(fixed(share, 1), 7, false)
             << pad(fixed(n.gflops, 1), 10, false) << "  " << pad(n.bound.empty() ? "-" : n.bound, 8)
-            << pad(n.bound.empty() ? "-" : fixed(n.rooflinePercent, 0), 7, false) << "  "
-            << pad(n.memoryTier.empty() ? "-" : n.memoryTier, 9) << pad(n.kernelPath, 10)
+            << pad(n.bound.empty() ? "-" : fixed(n.rooflinePercent, 0) + (n.rooflineNote.empty() ? "" : "!"), 7, false)
+            << "  " << pad(n.memoryTier.empty() ? "-" : n.memoryTier, 9) << pad(n.kernelPath, 10)
             << shapesToString(n.inputShapes) << " -> "
             << shapesToString(n.outputShapes) << "\n";
+    }
+    // Nodes that measured above their roof: the table shows them at 100 % with a '!'.
+    bool noted = false;
+    for (size_t r = 0; r < k; ++r) {
+        const NodeProfile& n = p.nodes[order[r]];
+        if (n.rooflineNote.empty()) continue;
+        if (!noted) out << "\n";
+        noted = true;
+        out << "! " << n.name << ": " << n.rooflineNote << "\n";
     }
     out << "\nBy op type\n";
     out << pad("op", 24) << pad("nodes", 7, false) << pad("ms", 10, false) << pad("%", 7, false)

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -251,30 +253,108 @@ double perSecondG(double count, double ms) {
     return ms > 0 ? count / (ms * 1e6) : 0;
 }
 
-// Places one node (n.gflops and n.gbps set); returns the time in ms it would take at its attainable
-// ceiling (0 when unknown). `runBytes` is the whole run's working set (weights + peak activations):
-// it decides whether weights are still cached from the previous run or stream from DRAM.
-double placeNode(const Ceilings& c, double runBytes, NodeProfile& n) {
+// Where one node sits against one roof.
+struct Placement {
+    std::string bound;
+    std::string tier;
+    double percent = 0;
+    double attainableGflops = 0;
+    double idealMs = 0; // time at the attainable ceiling
+    double gbps = 0;    // the memory roof's bandwidth
+    bool placed = false;
+};
+
+Placement placeAt(const Ceilings& c, const NodeProfile& n, const Traffic& traffic) {
     const OpCost& cost = n.cost;
-    if (c.fp32Gflops <= 0) return 0;
-    const Traffic traffic{cost.bytes(), static_cast<double>(cost.paramBytes), runBytes};
+    Placement out;
+    if (c.fp32Gflops <= 0) return out;
     if (cost.flops > 0) {
         const RooflinePoint p = placeOnRoofline(c, cost.intensity(), n.gflops, cost.integer, traffic);
-        n.bound = p.computeBound ? "compute" : "memory";
-        n.rooflinePercent = p.percentOfRoofline;
-        n.attainableGflops = p.attainableGflops;
-        n.memoryTier = p.memory.tier;
-        return p.attainableGflops > 0 ? cost.flops / (p.attainableGflops * 1e6) : 0;
+        if (p.attainableGflops <= 0) return out;
+        out.bound = p.computeBound ? "compute" : "memory";
+        out.percent = p.percentOfRoofline;
+        out.attainableGflops = p.attainableGflops;
+        out.tier = p.memory.tier;
+        out.gbps = p.memory.gbps;
+        out.idealMs = cost.flops / (p.attainableGflops * 1e6);
+        out.placed = true;
+        return out;
     }
     const MemoryRoof roof = memoryRoofFor(c, traffic);
     if (cost.bytes() > 0 && roof.gbps > 0) {
         // Pure data movement: its only ceiling is the bandwidth.
-        n.bound = "memory";
-        n.rooflinePercent = 100.0 * n.gbps / roof.gbps;
-        n.memoryTier = roof.tier;
-        return cost.bytes() / (roof.gbps * 1e6);
+        out.bound = "memory";
+        out.percent = 100.0 * n.gbps / roof.gbps;
+        out.tier = roof.tier;
+        out.gbps = roof.gbps;
+        out.idealMs = cost.bytes() / (roof.gbps * 1e6);
+        out.placed = true;
     }
-    return 0;
+    return out;
+}
+
+std::string megabytes(double bytes) {
+    std::ostringstream s;
+    s.setf(std::ios::fixed);
+    s.precision(bytes < 10e6 ? 2 : 0);
+    s << bytes / 1e6 << " MB";
+    return s.str();
+}
+
+std::string percentText(double pct) { return std::to_string(static_cast<int>(std::lround(pct))) + " %"; }
+
+// Places one node (n.gflops and n.gbps set); returns the time in ms it would take at its attainable
+// ceiling (0 when unknown). `runBytes` is the whole run's working set (weights + peak activations):
+// it decides whether weights are still cached from the previous run or stream from DRAM.
+//
+// A node can only beat its roof when the roof is wrong for it: its bytes came from a faster level,
+// its byte or FLOP count is too high, or a ceiling was measured low. So a node above 100 % is never
+// printed as such. First the roof is raised where that is plausible: weights placed in DRAM because
+// the run does not fit the L3 can partly stay in the L3 between runs (its replacement keeps part of
+// a working set it cannot hold), so the node is placed against the level its own traffic fits. If it
+// is still above, the figure is capped at 100 % and the note says what is suspect.
+double placeNode(const Ceilings& c, double runBytes, NodeProfile& n) {
+    const Traffic traffic{n.cost.bytes(), static_cast<double>(n.cost.paramBytes), runBytes};
+    Placement p = placeAt(c, n, traffic);
+    if (!p.placed) return 0;
+    if (p.percent > 100) {
+        n.measuredRooflinePercent = p.percent;
+        const std::string first = "above the " + (p.bound == "compute" ? std::string("compute peak") : p.tier + " roof") +
+                                  " (" + percentText(p.percent) + ")";
+        std::string note;
+        if (p.bound == "memory" && runBytes > 0 && traffic.weightBytes > 0) {
+            const Placement own = placeAt(c, n, Traffic{traffic.bytes, traffic.weightBytes, 0});
+            if (own.gbps > p.gbps) {
+                note = first + ": reads partly from " + own.tier + " — its " + megabytes(traffic.bytes) + " fit the " +
+                       own.tier + " though the run's " + megabytes(runBytes) + " do not";
+                note += "; placed against " + own.tier;
+                p = own;
+            }
+        }
+        if (p.percent > 100) {
+            std::string suspect;
+            if (p.bound == "compute")
+                suspect = "the FLOP count is too high for this kernel (it skips work) or the " +
+                          std::string(n.cost.integer ? "int8" : "fp32") +
+                          " peak was measured low (re-measure with --remeasure-machine)";
+            else if (p.tier == "DRAM" || p.tier.find("DRAM") != std::string::npos)
+                suspect = "the DRAM read ceiling looks low (" + std::to_string(static_cast<int>(std::lround(c.memGBps))) +
+                          " GB/s; re-measure with --remeasure-machine) or the byte count is too high";
+            else
+                suspect = "the byte count is too high (every input counted once, as if read from " + p.tier +
+                          ") or the " + p.tier + " ceiling was measured low";
+            note = (note.empty() ? first : note) + "; " + suspect + "; shown as 100 %";
+            p.percent = 100;
+            p.idealMs = n.time.median; // at the roof by definition, so the op type's % stays <= 100
+            if (p.attainableGflops > 0) p.attainableGflops = n.gflops;
+        }
+        n.rooflineNote = note;
+    }
+    n.bound = p.bound;
+    n.rooflinePercent = p.percent;
+    n.attainableGflops = p.attainableGflops;
+    n.memoryTier = p.tier;
+    return p.idealMs;
 }
 
 } // namespace

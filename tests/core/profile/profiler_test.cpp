@@ -245,7 +245,9 @@ std::shared_ptr<ir::Model> twoMatMulModel() {
 MachineInfo machineWithL3(int64_t l3Bytes) {
     MachineInfo m;
     m.cpu = "test";
-    Ceilings c{1, 100, 0, 10};
+    Ceilings c;
+    c.fp32Gflops = 100;
+    c.memGBps = 10;
     c.tiers = {{"L2", 4 << 10, 1, 200}, {"L3", l3Bytes, 1, 50}};
     m.ceilings = {c};
     return m;
@@ -257,6 +259,10 @@ TEST(Profiler, NodeRoofUsesTheTierTheRunsWorkingSetFits) {
         ProfileOptions o;
         o.runs = 2;
         o.warmup = 1;
+        // 1 ms per node: far below every roof, so the roof's tier is the one placed first (a real
+        // clock could make the node beat the L3+DRAM roof and be raised to the L3).
+        int64_t now = 0;
+        o.clock = [&now] { return now += kMs; };
         o.machine = machineWithL3(l3);
         auto r = Profiler(*session, o).run(rt::randomFeeds(*session, 1));
         ASSERT_TRUE(r) << r.error().describe();
@@ -267,6 +273,66 @@ TEST(Profiler, NodeRoofUsesTheTierTheRunsWorkingSetFits) {
             EXPECT_EQ(n->memoryTier, tier) << name << " with an L3 of " << l3;
             EXPECT_EQ(n->bound, "memory") << name;
         }
+    }
+}
+
+// Profiles twoMatMulModel with a synthetic clock: every node takes exactly `tickNs`.
+Profile profileWithTick(const MachineInfo& machine, int64_t tickNs) {
+    auto session = makeSession(twoMatMulModel());
+    int64_t now = 0;
+    ProfileOptions o;
+    o.runs = 3;
+    o.warmup = 1;
+    o.clock = [&now, tickNs] { return now += tickNs; };
+    o.machine = machine;
+    auto r = Profiler(*session, o).run(rt::randomFeeds(*session, 1));
+    if (!r) throw r.error();
+    return r.value();
+}
+
+TEST(Profiler, NodeAboveItsRoofIsRaisedToTheLevelItsTrafficFits) {
+    // 1 µs per MatMul: 16.9 KB at 16.9 GB/s, above the L3+DRAM roof (about 10 GB/s) but below the
+    // L3's 50 GB/s, which the node's own traffic fits.
+    const Profile p = profileWithTick(machineWithL3(24 << 10), 1000);
+    for (const char* name : {"mm1", "mm2"}) {
+        const NodeProfile* n = findNode(p, name);
+        ASSERT_NE(n, nullptr);
+        EXPECT_EQ(n->memoryTier, "L3") << name;
+        EXPECT_LE(n->rooflinePercent, 100) << name;
+        EXPECT_GT(n->measuredRooflinePercent, 100) << name;
+        EXPECT_NE(n->rooflineNote.find("reads partly from L3"), std::string::npos) << n->rooflineNote;
+        EXPECT_NE(n->rooflineNote.find("placed against L3"), std::string::npos) << n->rooflineNote;
+    }
+}
+
+TEST(Profiler, NodeAboveEveryRoofIsCappedAndFlagged) {
+    // 1 ns per MatMul: 16.9 TB/s, above every level.
+    const Profile p = profileWithTick(machineWithL3(24 << 10), 1);
+    for (const NodeProfile& n : p.nodes) {
+        EXPECT_DOUBLE_EQ(n.rooflinePercent, 100) << n.name;
+        EXPECT_GT(n.measuredRooflinePercent, 100) << n.name;
+        EXPECT_NE(n.rooflineNote.find("shown as 100 %"), std::string::npos) << n.rooflineNote;
+        EXPECT_NE(n.rooflineNote.find("byte count"), std::string::npos) << n.rooflineNote;
+    }
+    for (const OpTypeProfile& t : p.opTypes) EXPECT_LE(t.rooflinePercent, 100.0 + 1e-9) << t.opType;
+    // A compute peak below what the node reached: the FLOP count or the peak is suspect.
+    MachineInfo slow = machineWithL3(64 << 20);
+    slow.ceilings[0].fp32Gflops = 0.001;
+    const Profile q = profileWithTick(slow, 1000);
+    for (const NodeProfile& n : q.nodes) {
+        EXPECT_EQ(n.bound, "compute") << n.name;
+        EXPECT_DOUBLE_EQ(n.rooflinePercent, 100) << n.name;
+        EXPECT_NE(n.rooflineNote.find("FLOP count"), std::string::npos) << n.rooflineNote;
+    }
+}
+
+TEST(Profiler, NodeBelowItsRoofHasNoNote) {
+    // 1 ms per MatMul: 17 MB/s, far below every roof.
+    const Profile p = profileWithTick(machineWithL3(24 << 10), 1'000'000);
+    for (const NodeProfile& n : p.nodes) {
+        EXPECT_TRUE(n.rooflineNote.empty()) << n.rooflineNote;
+        EXPECT_LT(n.rooflinePercent, 100) << n.name;
+        EXPECT_EQ(n.memoryTier, "L3+DRAM") << n.name;
     }
 }
 

@@ -58,6 +58,11 @@ struct NodeProfile {
     double attainableGflops = 0;
     /// Where the roof's bytes come from (MemoryRoof::tier): "L2", "L3", "DRAM", "L3+DRAM"; "" unplaced.
     std::string memoryTier;
+    /// Set when the node measured above its roof: what the profiler suspects (the roof's level, the
+    /// byte or FLOP count, or a ceiling) and what it did. rooflinePercent is then at most 100 and
+    /// measuredRooflinePercent keeps the figure against the first roof.
+    std::string rooflineNote;
+    double measuredRooflinePercent = 0;
     double idealMs = 0; // time at the attainable ceiling (flops / attainable, or bytes / bandwidth)
 };
 
