@@ -12,6 +12,10 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QThread>
+#include <QThreadPool>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
 
 #include <gtest/gtest.h>
 
@@ -65,6 +69,24 @@ TEST(ModelLoadJob, ASecondStartDoesNotWaitForTheFirstAndOnlyTheLastResultArrives
     EXPECT_FALSE(job.isRunning());
     EXPECT_FALSE(gate->gaveUp);
     EXPECT_FALSE(gate->workerOnUiThread);
+}
+
+TEST(ModelLoadJob, AbandonedLoadsLeaveTheGlobalPoolToOtherJobs) {
+    uitest::app();
+    auto gate = std::make_shared<Gate>();
+    ModelLoadJob job;
+    job.setBeforeLoadForTesting([gate](const QString&) { gate->waitAsWorker(); });
+    const int held = std::max(2, QThreadPool::globalInstance()->maxThreadCount());
+    for (int i = 0; i < held; ++i) job.start(kSample, BoxMetrics{}); // every one held, all but the last abandoned
+    // A profile or a save runs on the global pool: it must not wait for the held parsers.
+    std::atomic<bool> ran{false};
+    QFuture<void> other = QtConcurrent::run([&] { ran = true; });
+    other.waitForFinished();
+    EXPECT_TRUE(ran);
+    EXPECT_FALSE(gate->gaveUp) << "a global-pool job waited for held loads";
+    job.cancel();
+    gate->open();
+    job.wait();
 }
 
 TEST(ModelLoadJob, CancelIsImmediateAndDropsTheResult) {

@@ -12,7 +12,10 @@
 
 namespace opstudio::ui {
 
-ModelLoadJob::ModelLoadJob(QObject* parent) : QObject(parent) {}
+ModelLoadJob::ModelLoadJob(QObject* parent) : QObject(parent) {
+    // One current load plus a few abandoned ones; a further start queues until one of them ends.
+    m_pool.setMaxThreadCount(4);
+}
 
 ModelLoadJob::~ModelLoadJob() { wait(); }
 
@@ -45,7 +48,7 @@ void ModelLoadJob::start(const QString& path, const BoxMetrics& metrics) {
             else Q_EMIT self->finished(out);
         }, Qt::QueuedConnection);
     };
-    m_workers.push_back(QtConcurrent::run([path, metrics, self, generation, hook, deliver]() {
+    m_workers.push_back(QtConcurrent::run(&m_pool, [path, metrics, self, generation, hook, deliver]() {
         auto out = std::make_shared<LoadedModel>();
         out->path = path;
         QElapsedTimer timer;

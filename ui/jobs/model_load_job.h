@@ -7,6 +7,7 @@
 #include <QFuture>
 #include <QObject>
 #include <QString>
+#include <QThreadPool>
 
 #include <functional>
 #include <memory>
@@ -49,6 +50,9 @@ Q_SIGNALS:
     void cancelled();
 
 private:
+    // Loads run on their own pool: abandoned parsers still running must not take the global pool's
+    // threads from profiling, saving and optimizing (two cores: two threads).
+    QThreadPool m_pool;
     QList<QFuture<void>> m_workers;
     std::function<void(const QString&)> m_beforeLoad;
     quint64 m_generation = 0; // the load whose result is wanted
