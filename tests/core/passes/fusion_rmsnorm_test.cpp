@@ -24,13 +24,6 @@ ir::Tensor randn(std::vector<int64_t> shape, uint32_t seed) {
     return t;
 }
 
-ir::Attribute ints(const std::string& name, std::vector<int64_t> v) {
-    ir::Attribute a;
-    a.name = name;
-    a.type = ir::AttrType::Ints;
-    a.ints = std::move(v);
-    return a;
-}
 
 TEST(RmsNormFusion, TrainedLlamaNormsFuseAndMatchOrt) {
     const std::string dir = std::string(OPSTUDIO_TEST_DATA_DIR) + "/models/llama_bytes";
@@ -61,7 +54,7 @@ TEST(RmsNormFusion, ReciprocalAndDivisionFormsWithAndWithoutScale) {
             .initializer("eps", ir::Tensor::scalar<float>(1e-6f))
             .initializer("w", randn({16}, 3))
             .node("Pow", {"x", "two"}, {"sq"})
-            .node("ReduceMean", {"sq"}, {"ms"}, {ints("axes", {-1})})
+            .node("ReduceMean", {"sq"}, {"ms"}, {attrInts("axes", {-1})})
             .node("Add", {"ms", "eps"}, {"v"})
             .node("Sqrt", {"v"}, {"s"});
         if (form == 0) {
@@ -88,7 +81,7 @@ TEST(RmsNormFusion, SkipsWithReasons) {
                  .initializer("two", ir::Tensor::scalar<float>(2.f))
                  .initializer("eps", ir::Tensor::scalar<float>(1e-6f))
                  .node("Pow", {"x", "two"}, {"sq"})
-                 .node("ReduceMean", {"sq"}, {"ms"}, {ints("axes", {1})})
+                 .node("ReduceMean", {"sq"}, {"ms"}, {attrInts("axes", {1})})
                  .node("Add", {"ms", "eps"}, {"v"})
                  .node("Sqrt", {"v"}, {"s"})
                  .node("Div", {"x", "s"}, {"y"})
@@ -106,7 +99,7 @@ TEST(RmsNormFusion, SkipsWithReasons) {
                    .initializer("one", ir::Tensor::scalar<float>(1.f))
                    .node("Add", {"a", "c"}, {"x"})
                    .node("Pow", {"x", "two"}, {"sq"})
-                   .node("ReduceMean", {"sq"}, {"ms"}, {ints("axes", {-1})})
+                   .node("ReduceMean", {"sq"}, {"ms"}, {attrInts("axes", {-1})})
                    .node("Add", {"ms", "eps"}, {"v"})
                    .node("Sqrt", {"v"}, {"s"})
                    .node("Div", {"one", "s"}, {"r"})

@@ -28,13 +28,6 @@ ir::Tensor randomTensor(std::vector<int64_t> shape, uint64_t seed, float stddev)
     return t;
 }
 
-ir::Attribute intAttribute(const std::string& name, int64_t v) {
-    ir::Attribute a;
-    a.name = name;
-    a.type = ir::AttrType::Int;
-    a.i = v;
-    return a;
-}
 
 std::shared_ptr<ir::Model> mlp() {
     return GraphBuilder(17)
@@ -44,7 +37,7 @@ std::shared_ptr<ir::Model> mlp() {
         .initializer("b2", randomTensor({40}, 3, 1.f))
         .initializer("w3", randomTensor({40, 4}, 4, 0.1f))
         .node("MatMul", {"x", "w1"}, {"h"}, {}, {}, "fc1")
-        .node("Gemm", {"h", "w2", "b2"}, {"g"}, {intAttribute("transB", 1)}, {}, "fc2")
+        .node("Gemm", {"h", "w2", "b2"}, {"g"}, {attrInt("transB", 1)}, {}, "fc2")
         .node("MatMul", {"g", "w3"}, {"y"}, {}, {}, "tiny")
         .output("y")
         .build();

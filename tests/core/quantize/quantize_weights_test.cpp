@@ -40,20 +40,6 @@ ir::Tensor tensorOf(std::vector<int64_t> shape, const std::vector<float>& values
     return ir::Tensor::fromVector<float>(std::move(shape), values);
 }
 
-ir::Attribute intAttribute(const std::string& name, int64_t v) {
-    ir::Attribute a;
-    a.name = name;
-    a.type = ir::AttrType::Int;
-    a.i = v;
-    return a;
-}
-ir::Attribute floatAttribute(const std::string& name, float v) {
-    ir::Attribute a;
-    a.name = name;
-    a.type = ir::AttrType::Float;
-    a.f = v;
-    return a;
-}
 
 /// x [3, K] -> MatMul(W [K, N]) -> y
 std::shared_ptr<ir::Model> matmulModel(int64_t k, int64_t n, uint64_t seed) {
@@ -188,7 +174,7 @@ TEST(QuantizeWeights, GemmFoldsAlphaBetaBiasAndTransB) {
                         .initializer("w", tensorOf({n, k}, randomValues(static_cast<size_t>(n * k), 5, 0.2f)))
                         .initializer("c", tensorOf({n}, randomValues(static_cast<size_t>(n), 6)))
                         .node("Gemm", {"x", "w", "c"}, {"y"},
-                              {intAttribute("transB", 1), floatAttribute("alpha", 0.5f), floatAttribute("beta", 2.f)},
+                              {attrInt("transB", 1), attrFloat("alpha", 0.5f), attrFloat("beta", 2.f)},
                               {}, "fc")
                         .output("y")
                         .build();

@@ -173,4 +173,18 @@ PassInfo rulePass(std::string name, std::string description, bool exact, std::ve
     return info;
 }
 
+bool reducesLastAxisKeepDims(const ir::Model& m, const ir::Node& rm, const std::string& x) {
+    if (rm.attrInt("keepdims", 1) != 1) return false;
+    std::vector<int64_t> axes = rm.attrInts("axes");
+    if (rm.presentInput(1)) {
+        const ir::Tensor* a = m.graph->constantValue(rm.inputs[1]);
+        if (!a) return false;
+        axes = a->toInt64s();
+    }
+    if (axes.size() != 1) return false;
+    if (axes[0] == -1) return true;
+    const ir::Value* v = m.graph->findValue(x);
+    return v && v->shape && static_cast<int64_t>(v->shape->size()) == axes[0] + 1;
+}
+
 } // namespace opstudio::passes::fusion

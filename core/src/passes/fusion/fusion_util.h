@@ -30,6 +30,9 @@ ir::Node* producerIs(ir::Graph& g, const std::string& value, const std::string& 
 std::vector<ir::Node*> consumersOf(ir::Graph& g, const std::string& value);
 /// Explains why `value` cannot be absorbed: "" when exactly one node consumes it and it is not a graph output.
 std::string whyNotSingleUse(const ir::Graph& g, const std::string& value, const std::string& what);
+/// True when a ReduceMean-like node reduces exactly the last axis of `x` (axes attribute or constant input,
+/// -1 or rank-1) with keepdims=1: the row statistics of LayerNorm and RMSNorm.
+bool reducesLastAxisKeepDims(const ir::Model& model, const ir::Node& reduce, const std::string& x);
 /// Imports com.microsoft version 1 when the model lacks it.
 void ensureMsDomain(ir::Model& model);
 /// After a rewrite: restore topological order and drop initializers nobody reads any more.

@@ -21,20 +21,6 @@ struct Match {
     std::vector<ir::NodeId> nodes;
 };
 
-bool lastAxisReduce(const ir::Model& m, const ir::Node& rm, const std::string& x) {
-    if (rm.attrInt("keepdims", 1) != 1) return false;
-    std::vector<int64_t> axes = rm.attrInts("axes");
-    if (rm.presentInput(1)) {
-        const ir::Tensor* a = m.graph->constantValue(rm.inputs[1]);
-        if (!a) return false;
-        axes = a->toInt64s();
-    }
-    if (axes.size() != 1) return false;
-    if (axes[0] == -1) return true;
-    const ir::Value* v = m.graph->findValue(x);
-    return v && v->shape && static_cast<int64_t>(v->shape->size()) == axes[0] + 1;
-}
-
 /// Tries the pattern with `rm` as the first ReduceMean. Returns the reason when it does not match
 /// in a way worth reporting (empty `why` = not a LayerNorm candidate at all).
 std::optional<Match> matchAt(const ir::Model& model, ir::Node& rm, std::string& why) {
@@ -47,7 +33,7 @@ std::optional<Match> matchAt(const ir::Model& model, ir::Node& rm, std::string& 
     };
     ir::Node* sub = single(rm.outputs[0]);
     if (!sub || sub->opType != "Sub" || sub->inputs[0] != mt.x || sub->inputs[1] != rm.outputs[0]) return std::nullopt;
-    if (!lastAxisReduce(model, rm, mt.x)) {
+    if (!reducesLastAxisKeepDims(model, rm, mt.x)) {
         why = "ReduceMean does not reduce only the last axis with keepdims=1";
         return std::nullopt;
     }
@@ -78,7 +64,7 @@ std::optional<Match> matchAt(const ir::Model& model, ir::Node& rm, std::string& 
         return std::nullopt;
     }
     ir::Node* rm2 = single(sq->outputs[0]);
-    if (!rm2 || rm2->opType != "ReduceMean" || !lastAxisReduce(model, *rm2, mt.x)) {
+    if (!rm2 || rm2->opType != "ReduceMean" || !reducesLastAxisKeepDims(model, *rm2, mt.x)) {
         why = "variance is not a last-axis ReduceMean";
         return std::nullopt;
     }

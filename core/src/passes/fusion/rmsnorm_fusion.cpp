@@ -22,20 +22,6 @@ struct Match {
     ir::NodeId last = ir::kNoNode;
 };
 
-bool lastAxis(const ir::Model& m, const ir::Node& rm, const std::string& x) {
-    if (rm.attrInt("keepdims", 1) != 1) return false;
-    std::vector<int64_t> axes = rm.attrInts("axes");
-    if (rm.presentInput(1)) {
-        const ir::Tensor* a = m.graph->constantValue(rm.inputs[1]);
-        if (!a) return false;
-        axes = a->toInt64s();
-    }
-    if (axes.size() != 1) return false;
-    if (axes[0] == -1) return true;
-    const ir::Value* v = m.graph->findValue(x);
-    return v && v->shape && static_cast<int64_t>(v->shape->size()) == axes[0] + 1;
-}
-
 /// `sq` is a Pow(x, 2) / Mul(x, x) candidate. Empty `why` = not an RMSNorm candidate at all.
 std::optional<Match> matchAt(const ir::Model& model, ir::Node& sq, std::string& why) {
     ir::Graph& g = *model.graph;
@@ -50,7 +36,7 @@ std::optional<Match> matchAt(const ir::Model& model, ir::Node& sq, std::string& 
     };
     ir::Node* rm = single(sq.outputs[0]);
     if (!rm || rm->opType != "ReduceMean") return std::nullopt;
-    if (!lastAxis(model, *rm, mt.x)) {
+    if (!reducesLastAxisKeepDims(model, *rm, mt.x)) {
         why = "ReduceMean of x² does not reduce only the last axis with keepdims=1";
         return std::nullopt;
     }
