@@ -107,13 +107,33 @@ std::optional<Match> matchAt(const ir::Model& model, ir::Node& sq, std::string& 
     return mt;
 }
 
+/// The residual Add(a, b) of two activations that produces x, or nullptr with `why`.
+ir::Node* residualAdd(ir::Graph& g, const std::string& x, std::string& why) {
+    ir::Node* add = producerIs(g, x, "Add");
+    if (!add || constF32(g, add->inputs[0]) || constF32(g, add->inputs[1])) {
+        // ONNX Runtime knows the plain form only as SimplifiedLayerNormalization in the default domain (its
+        // contrib schema), which is not an ONNX operator: the file would not be valid.
+        why = "RMSNorm without a residual Add before it: its fused form (SimplifiedLayerNormalization) exists "
+              "only as an ONNX Runtime extension of the default domain, not as a valid ONNX or com.microsoft op";
+        return nullptr;
+    }
+    // Exporters often leave the residual stream's shapes unknown after attention; known ones must agree.
+    const ir::Value* va = g.findValue(add->inputs[0]);
+    const ir::Value* vb = g.findValue(add->inputs[1]);
+    if (va && vb && va->shape && vb->shape && va->shape->size() != vb->shape->size()) {
+        why = "residual Add of ranks " + std::to_string(va->shape->size()) + " and " +
+              std::to_string(vb->shape->size()) + " (broadcast) cannot join the RMSNorm";
+        return nullptr;
+    }
+    return add;
+}
+
 class RmsNormFusion final : public Pass {
 public:
     void run(PassContext& ctx) override {
         ir::Model& model = ctx.model;
         ir::Graph& g = *model.graph;
         g.rebuildIndex();
-        const bool withResidual = ctx.params.getBool("residual");
         if (model.opsetFor(kMsDomain) > 1) {
             ctx.report.notes.push_back("pass does not apply: the model imports com.microsoft at version " +
                                        std::to_string(model.opsetFor(kMsDomain)));
@@ -134,10 +154,10 @@ public:
             matches.push_back(*mt);
         }
         for (const Match& mt : matches) {
-            if (!withResidual || !producerIs(g, mt.x, "Add")) {
-                ctx.skip(*g.node(mt.nodes.front()),
-                         "RMSNorm without a residual Add before it: its fused form (SimplifiedLayerNormalization) exists "
-                         "only as an ONNX Runtime extension of the default domain, not as a valid ONNX or com.microsoft op");
+            std::string why;
+            ir::Node* add = residualAdd(g, mt.x, why);
+            if (!add) {
+                ctx.skip(*g.node(mt.nodes.front()), why);
                 continue;
             }
             ir::Node* last = g.node(mt.last);
@@ -148,45 +168,20 @@ public:
             } else if (const ir::Tensor* t = g.constantValue(gamma); t && t->rank() != 1) {
                 gamma = addInitializer(g, gamma + "_1d", t->reshaped({t->dim(-1)}));
             }
-            std::vector<ir::NodeId> replaced = mt.nodes;
+            const std::string sum = add->outputs[0];
+            int outsideUses = 0;
+            for (ir::NodeId c : g.findValue(sum)->consumers)
+                if (std::find(mt.nodes.begin(), mt.nodes.end(), c) == mt.nodes.end()) ++outsideUses;
             ir::Node fused;
-            fused.name = uniqueName(g, last->name + "_SimplifiedLayerNormalization");
+            fused.name = uniqueName(g, last->name + "_SkipSimplifiedLayerNormalization");
+            fused.opType = "SkipSimplifiedLayerNormalization";
+            fused.domain = kMsDomain;
+            fused.inputs = {add->inputs[0], add->inputs[1], gamma};
             fused.outputs = {mt.out};
+            if (outsideUses > 0 || isGraphOutput(g, sum)) fused.outputs = {mt.out, "", "", sum};
             fused.attributes = {floatAttr("epsilon", mt.eps)};
-            // Residual form: x = Add(a, b) of two activations of the same shape.
-            ir::Node* add = withResidual ? producerIs(g, mt.x, "Add") : nullptr;
-            if (add && !constF32(g, add->inputs[0]) && !constF32(g, add->inputs[1])) {
-                // A residual stream adds two [batch, sequence, hidden] activations; exporters often leave
-                // their shapes unknown after attention. Shapes that are known must agree.
-                const ir::Value* va = g.findValue(add->inputs[0]);
-                const ir::Value* vb = g.findValue(add->inputs[1]);
-                const bool knownA = va && va->shape.has_value(), knownB = vb && vb->shape.has_value();
-                if (knownA && knownB && va->shape->size() != vb->shape->size()) {
-                    ctx.skip(*add, "residual Add of ranks " + std::to_string(va->shape->size()) + " and " +
-                                       std::to_string(vb->shape->size()) + " (broadcast) is left outside the RMSNorm");
-                    add = nullptr;
-                }
-            } else {
-                add = nullptr;
-            }
-            if (add) {
-                const std::string sum = add->outputs[0];
-                int outsideUses = 0;
-                for (ir::NodeId c : g.findValue(sum)->consumers)
-                    if (std::find(mt.nodes.begin(), mt.nodes.end(), c) == mt.nodes.end()) ++outsideUses;
-                fused.opType = "SkipSimplifiedLayerNormalization";
-                fused.domain = kMsDomain;
-                fused.inputs = {add->inputs[0], add->inputs[1], gamma};
-                if (outsideUses > 0 || isGraphOutput(g, sum)) fused.outputs = {mt.out, "", "", sum};
-                replaced.push_back(add->id);
-            } else {
-                // ONNX Runtime knows the plain form only as SimplifiedLayerNormalization in the default
-                // domain (its contrib schema), which is not an ONNX operator: the file would not be valid.
-                ctx.skip(*g.node(mt.nodes.front()),
-                         "RMSNorm without a residual Add before it: its fused form (SimplifiedLayerNormalization) exists "
-                         "only as an ONNX Runtime extension of the default domain, not as a valid ONNX or com.microsoft op");
-                continue;
-            }
+            std::vector<ir::NodeId> replaced = mt.nodes;
+            replaced.push_back(add->id);
             fused.provenance = mergeProvenance(g, replaced);
             for (ir::NodeId id : replaced) g.removeNode(id);
             g.addNode(std::move(fused));
@@ -204,11 +199,10 @@ public:
 PassInfo rmsNormFusionPass() {
     PassInfo info;
     info.name = "fuse-rmsnorm";
-    info.description = "Fuse the Pow/ReduceMean/Add/Sqrt/Div/Mul(/Mul) RMSNorm pattern (and a residual Add before it) into "
-                       "com.microsoft SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization";
+    info.description = "Fuse a residual Add + the Pow/ReduceMean/Add/Sqrt/Div/Mul(/Mul) RMSNorm pattern into "
+                       "com.microsoft SkipSimplifiedLayerNormalization";
     info.category = PassCategory::Fusion;
     info.exact = true;
-    info.params = {boolParam("residual", "Absorb a residual Add of two activations into SkipSimplifiedLayerNormalization", true)};
     info.create = [] { return std::make_unique<RmsNormFusion>(); };
     return info;
 }
