@@ -4,6 +4,7 @@
 // oneDNN u8s8 GEMM with the weights packed at session build and the rescale + bias fused.
 #include "passes/fusion/fusion_util.h"
 #include "passes/quantize/quantize_dynamic_int8.h"
+#include "passes/quantize/weight_quant_util.h"
 
 #include "opstudio/profile/latency.h"
 #include "opstudio/runtime/session.h"
@@ -17,10 +18,6 @@ namespace opstudio::passes::quantize {
 
 namespace {
 
-bool listed(const std::vector<std::string>& list, const ir::Node& n) {
-    return std::find(list.begin(), list.end(), n.name) != list.end() ||
-           std::find(list.begin(), list.end(), n.opType) != list.end();
-}
 
 /// A one-node model x -> node -> y with the node's constant inputs as initializers.
 std::shared_ptr<const ir::Model> singleNodeModel(const ir::Node& node, const std::vector<int64_t>& xShape,
@@ -82,62 +79,22 @@ public:
         g.rebuildIndex();
         int64_t params = 0;
         double errSum = 0;
-        std::vector<ir::NodeId> ids = g.order();
-        for (ir::NodeId id : ids) {
-            ir::Node& n = *g.node(id);
-            if (!n.domain.empty() || (n.opType != "MatMul" && n.opType != "Gemm" && n.opType != "Conv")) continue;
-            if (listed(skip, n)) {
-                ctx.skip(n, "in the skip list");
-                continue;
-            }
-            if (n.opType == "Conv") {
+        g.forEachNode([&](ir::Node& n) {
+            if (n.domain.empty() && n.opType == "Conv" && !inSkipList(skip, n))
                 ctx.skip(n, "Conv: dynamic quantization covers MatMul/Gemm (CNNs want static int8 with calibrated ranges)");
-                continue;
-            }
-            if (n.inputs.size() < 2) continue;
-            const ir::Tensor* w = fusion::constF32(g, n.inputs[1]);
-            if (!w) {
-                ctx.skip(n, "weight input '" + n.inputs[1] + "' is not a constant f32 tensor (activation x activation)");
-                continue;
-            }
-            if (w->rank() != 2) {
-                ctx.skip(n, "weight of rank " + std::to_string(w->rank()) + " (DynamicQuantizeMatMul takes a 2-D weight)");
-                continue;
-            }
-            if (const ir::Value* a = g.findValue(n.inputs[0]); a && a->hasType && a->dtype != ir::DType::F32) {
-                ctx.skip(n, "input is " + std::string(ir::dtypeName(a->dtype)) + "; only float inputs are quantized");
-                continue;
-            }
-            bool transB = false;
-            float alpha = 1.f, beta = 1.f;
-            if (n.opType == "Gemm") {
-                if (n.attrInt("transA", 0) != 0) {
-                    ctx.skip(n, "Gemm with transA=1");
-                    continue;
-                }
-                transB = n.attrInt("transB", 0) != 0;
-                alpha = n.attrFloat("alpha", 1.f);
-                beta = n.attrFloat("beta", 1.f);
-            }
-            const int64_t k = transB ? w->dim(1) : w->dim(0), cols = transB ? w->dim(0) : w->dim(1);
+        });
+        for (LinearLayer& layer : linearLayers(ctx, skip, "DynamicQuantizeMatMul")) {
+            ir::Node& n = *layer.node;
+            const int64_t k = layer.k, cols = layer.n;
             if (k * cols < minWeights) {
                 ctx.skip(n, "weight " + std::to_string(k) + "x" + std::to_string(cols) + " is smaller than min_weights=" +
                                 std::to_string(minWeights) + " (quantizing A at run time would cost more than it saves)");
                 continue;
             }
-            std::vector<float> bias;
-            if (n.opType == "Gemm" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
-                const ir::Tensor* c = fusion::constF32(g, n.inputs[2]);
-                if (!c || c->numel() != cols || (c->rank() == 2 && c->dim(0) != 1)) {
-                    ctx.skip(n, "Gemm bias '" + n.inputs[2] + "' is not a constant per-column vector");
-                    continue;
-                }
-                bias.resize(static_cast<size_t>(cols));
-                for (int64_t j = 0; j < cols; ++j) bias[static_cast<size_t>(j)] = beta * c->data<float>()[j];
-            }
-            // W' [K, N] row-major, alpha folded.
-            const float* src = w->data<float>();
-            auto at = [&](int64_t kk, int64_t j) { return alpha * (transB ? src[j * k + kk] : src[kk * cols + j]); };
+            const std::vector<float>& bias = layer.bias;
+            const ir::Tensor* w = fusion::constF32(g, n.inputs[1]);
+            // layer.w is [N, K]; DynamicQuantizeMatMul stores B as [K, N].
+            auto at = [&](int64_t kk, int64_t j) { return layer.w[static_cast<size_t>(j * k + kk)]; };
             std::vector<float> scale(static_cast<size_t>(perChannel ? cols : 1), 0.f);
             for (int64_t kk = 0; kk < k; ++kk)
                 for (int64_t j = 0; j < cols; ++j) {

@@ -16,99 +16,6 @@ namespace opstudio::passes::quantize {
 
 namespace {
 
-struct Candidate {
-    ir::Node* node = nullptr;
-    int64_t k = 0, n = 0;
-    std::vector<float> w; // [N, K] row-major (Gemm alpha folded in)
-    std::vector<float> bias;
-};
-
-bool inList(const std::vector<std::string>& list, const ir::Node& n) {
-    return std::find(list.begin(), list.end(), n.name) != list.end() ||
-           std::find(list.begin(), list.end(), n.opType) != list.end();
-}
-
-/// The layers that can become MatMulNBits; the others are reported with the reason.
-std::vector<Candidate> candidates(PassContext& ctx, const std::vector<std::string>& skip) {
-    ir::Graph& g = *ctx.model.graph;
-    g.rebuildIndex();
-    std::vector<Candidate> out;
-    for (ir::NodeId id : g.order()) {
-        ir::Node& n = *g.node(id);
-        if (!n.domain.empty() || (n.opType != "MatMul" && n.opType != "Gemm")) continue;
-        if (inList(skip, n)) {
-            ctx.skip(n, "in the skip list");
-            continue;
-        }
-        if (n.inputs.size() < 2 || n.inputs[1].empty()) continue;
-        const ir::Tensor* w = fusion::constF32(g, n.inputs[1]);
-        if (!w) {
-            ctx.skip(n, "weight input '" + n.inputs[1] + "' is not a constant f32 tensor (activation x activation)");
-            continue;
-        }
-        if (w->rank() != 2) {
-            ctx.skip(n, "weight of rank " + std::to_string(w->rank()) + " (MatMulNBits takes a 2-D weight)");
-            continue;
-        }
-        if (const ir::Value* a = g.findValue(n.inputs[0]); a && a->hasType && a->dtype != ir::DType::F32) {
-            ctx.skip(n, "input is " + std::string(ir::dtypeName(a->dtype)) + "; only float inputs are quantized");
-            continue;
-        }
-        Candidate c{&n};
-        float alpha = 1.f;
-        bool transB = false;
-        if (n.opType == "Gemm") {
-            if (n.attrInt("transA", 0) != 0) {
-                ctx.skip(n, "Gemm with transA=1 (MatMulNBits reads A as stored)");
-                continue;
-            }
-            alpha = n.attrFloat("alpha", 1.f);
-            transB = n.attrInt("transB", 0) != 0;
-        }
-        c.k = transB ? w->dim(1) : w->dim(0);
-        c.n = transB ? w->dim(0) : w->dim(1);
-        if (c.k * c.n == 0) {
-            ctx.skip(n, "empty weight");
-            continue;
-        }
-        if (n.opType == "Gemm" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
-            const ir::Tensor* cb = fusion::constF32(g, n.inputs[2]);
-            if (!cb || cb->numel() != c.n || (cb->rank() == 2 && cb->dim(0) != 1)) {
-                ctx.skip(n, "Gemm bias '" + n.inputs[2] + "' is not a constant per-column vector of " +
-                                std::to_string(c.n));
-                continue;
-            }
-            const float beta = n.attrFloat("beta", 1.f);
-            c.bias.resize(static_cast<size_t>(c.n));
-            for (int64_t j = 0; j < c.n; ++j)
-                c.bias[static_cast<size_t>(j)] = beta * cb->data<float>()[j];
-        }
-        const float* src = w->data<float>();
-        c.w.resize(static_cast<size_t>(c.n * c.k));
-        for (int64_t r = 0; r < c.n; ++r)
-            for (int64_t i = 0; i < c.k; ++i)
-                c.w[static_cast<size_t>(r * c.k + i)] = alpha * (transB ? src[r * c.k + i] : src[i * c.n + r]);
-        out.push_back(std::move(c));
-    }
-    return out;
-}
-
-double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq);
-
-/// Embedding Gathers (constant 2-D f32 table, axis 0, rows of a multiple of the block) become
-/// com.microsoft GatherBlockQuantized with the same codes/scales layout; returns how many.
-int quantizeGathers(PassContext& ctx, const BlockQuantConfig& cfg, const std::vector<std::string>& skip,
-                    int64_t& params, int64_t& bytesBefore, int64_t& bytesAfter);
-
-double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-        const double d = static_cast<double>(w[i]) - wq[i];
-        num += d * d;
-        den += static_cast<double>(w[i]) * w[i];
-    }
-    return den > 0 ? std::sqrt(num / den) : 0.0;
-}
 
 int quantizeGathers(PassContext& ctx, const BlockQuantConfig& cfg, const std::vector<std::string>& skip,
                     int64_t& params, int64_t& bytesBefore, int64_t& bytesAfter) {
@@ -121,7 +28,7 @@ int quantizeGathers(PassContext& ctx, const BlockQuantConfig& cfg, const std::ve
         if (!n.domain.empty() || n.opType != "Gather" || n.inputs.size() < 2) continue;
         const ir::Tensor* w = fusion::constF32(g, n.inputs[0]);
         if (!w) continue; // gathers of activations and shapes are not weights: not candidates
-        if (inList(skip, n)) {
+        if (inSkipList(skip, n)) {
             ctx.skip(n, "in the skip list");
             continue;
         }
@@ -184,7 +91,7 @@ public:
         cfg.searchClip = ctx.params.getBool("clip_search");
         const std::string method = ctx.params.getString("method");
         const int64_t accuracyLevel = ctx.params.getInt("accuracy_level");
-        std::vector<Candidate> layers = candidates(ctx, ctx.params.getList("skip"));
+        std::vector<LinearLayer> layers = linearLayers(ctx, ctx.params.getList("skip"), "MatMulNBits");
         if (layers.empty() && !ctx.params.getBool("gather")) {
             ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm with a constant 2-D f32 weight");
             return;
@@ -195,7 +102,7 @@ public:
                 throw Error("quantize-weights: method=" + method + " needs calibration data (--calibration DIR, "
                             "--calibration-text FILE or --calibration-random N)");
             std::vector<std::string> names;
-            for (const Candidate& c : layers)
+            for (const LinearLayer& c : layers)
                 names.push_back(c.node->name);
             calibrate::CollectOptions opts;
             opts.cancelled = ctx.cancelled;
@@ -205,7 +112,7 @@ public:
         }
         ir::Graph& g = *ctx.model.graph;
         int64_t params = 0, bytesBefore = 0, bytesAfter = 0;
-        for (Candidate& c : layers) {
+        for (LinearLayer& c : layers) {
             if (ctx.cancelled()) throw Error("quantize-weights: cancelled");
             ir::Node& n = *c.node;
             QuantizedMatrix q;
@@ -289,28 +196,20 @@ public:
             n.attributes = {fusion::intAttr("K", c.k), fusion::intAttr("N", c.n), fusion::intAttr("bits", cfg.bits),
                             fusion::intAttr("block_size", cfg.blockSize),
                             fusion::intAttr("accuracy_level", accuracyLevel)};
+            char outPart[64] = "";
+            if (outErr >= 0) std::snprintf(outPart, sizeof outPart, ", output rel. error %.2e", outErr);
             char line[320];
-            if (outErr >= 0)
-                std::snprintf(line, sizeof line,
-                              "%s: int%d block %lld %s %s, %lldx%lld, weight rel. RMSE %.4f, output rel. error %.2e, "
-                              "%.1f KiB -> %.1f KiB%s",
-                              n.name.c_str(), cfg.bits, static_cast<long long>(cfg.blockSize),
-                              cfg.symmetric ? "sym" : "zero points", method.c_str(), static_cast<long long>(c.k),
-                              static_cast<long long>(c.n), relativeRmse(c.w, wq), outErr, before / 1024.0,
-                              after / 1024.0, awqNote.c_str());
-            else
-                std::snprintf(line, sizeof line,
-                              "%s: int%d block %lld %s %s, %lldx%lld, weight rel. RMSE %.4f, %.1f KiB -> %.1f KiB",
-                              n.name.c_str(), cfg.bits, static_cast<long long>(cfg.blockSize),
-                              cfg.symmetric ? "sym" : "zero points", method.c_str(), static_cast<long long>(c.k),
-                              static_cast<long long>(c.n), relativeRmse(c.w, wq), before / 1024.0, after / 1024.0);
+            std::snprintf(line, sizeof line, "%s: int%d block %lld %s %s, %lldx%lld, weight rel. RMSE %.4f%s, %.1f KiB -> %.1f KiB%s",
+                          n.name.c_str(), cfg.bits, static_cast<long long>(cfg.blockSize),
+                          cfg.symmetric ? "sym" : "zero points", method.c_str(), static_cast<long long>(c.k),
+                          static_cast<long long>(c.n), relativeRmse(c.w, wq), outPart, before / 1024.0, after / 1024.0,
+                          awqNote.c_str());
             ctx.report.notes.push_back(line);
             ++ctx.report.applied;
         }
         if (ctx.params.getBool("gather")) {
             // Embeddings are looked up, not multiplied: plain rounding (no calibration method applies).
-            BlockQuantConfig gcfg = cfg;
-            quantizeGathers(ctx, gcfg, ctx.params.getList("skip"), params, bytesBefore, bytesAfter);
+            quantizeGathers(ctx, cfg, ctx.params.getList("skip"), params, bytesBefore, bytesAfter);
         }
         if (ctx.report.applied == 0) {
             ctx.report.notes.push_back("pass does not apply: no MatMul/Gemm weight or embedding Gather could be quantized");

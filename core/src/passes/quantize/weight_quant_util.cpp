@@ -1,6 +1,7 @@
 #include "passes/quantize/weight_quant_util.h"
 
 #include "opstudio/util/error.h"
+#include "passes/fusion/fusion_util.h"
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -276,6 +277,85 @@ double relativeOutputError(const std::vector<float>& w, const std::vector<float>
         }
     const double num = (d * h).cwiseProduct(d).sum(), den = (a * h).cwiseProduct(a).sum();
     return den > 0 ? num / den : 0.0;
+}
+
+bool inSkipList(const std::vector<std::string>& list, const ir::Node& n) {
+    return std::find(list.begin(), list.end(), n.name) != list.end() ||
+           std::find(list.begin(), list.end(), n.opType) != list.end();
+}
+
+std::vector<LinearLayer> linearLayers(PassContext& ctx, const std::vector<std::string>& skip, const std::string& target) {
+    ir::Graph& g = *ctx.model.graph;
+    g.rebuildIndex();
+    std::vector<LinearLayer> out;
+    for (ir::NodeId id : g.order()) {
+        ir::Node& n = *g.node(id);
+        if (!n.domain.empty() || (n.opType != "MatMul" && n.opType != "Gemm")) continue;
+        if (inSkipList(skip, n)) {
+            ctx.skip(n, "in the skip list");
+            continue;
+        }
+        if (n.inputs.size() < 2 || n.inputs[1].empty()) continue;
+        const ir::Tensor* w = fusion::constF32(g, n.inputs[1]);
+        if (!w) {
+            ctx.skip(n, "weight input '" + n.inputs[1] + "' is not a constant f32 tensor (activation x activation)");
+            continue;
+        }
+        if (w->rank() != 2) {
+            ctx.skip(n, "weight of rank " + std::to_string(w->rank()) + " (" + target + " takes a 2-D weight)");
+            continue;
+        }
+        if (const ir::Value* a = g.findValue(n.inputs[0]); a && a->hasType && a->dtype != ir::DType::F32) {
+            ctx.skip(n, "input is " + std::string(ir::dtypeName(a->dtype)) + "; only float inputs are quantized");
+            continue;
+        }
+        LinearLayer c{&n};
+        float alpha = 1.f;
+        bool transB = false;
+        if (n.opType == "Gemm") {
+            if (n.attrInt("transA", 0) != 0) {
+                ctx.skip(n, "Gemm with transA=1 (" + target + " reads A as stored)");
+                continue;
+            }
+            alpha = n.attrFloat("alpha", 1.f);
+            transB = n.attrInt("transB", 0) != 0;
+        }
+        c.k = transB ? w->dim(1) : w->dim(0);
+        c.n = transB ? w->dim(0) : w->dim(1);
+        if (c.k * c.n == 0) {
+            ctx.skip(n, "empty weight");
+            continue;
+        }
+        if (n.opType == "Gemm" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
+            const ir::Tensor* cb = fusion::constF32(g, n.inputs[2]);
+            if (!cb || cb->numel() != c.n || (cb->rank() == 2 && cb->dim(0) != 1)) {
+                ctx.skip(n, "Gemm bias '" + n.inputs[2] + "' is not a constant per-column vector of " +
+                                std::to_string(c.n));
+                continue;
+            }
+            const float beta = n.attrFloat("beta", 1.f);
+            c.bias.resize(static_cast<size_t>(c.n));
+            for (int64_t j = 0; j < c.n; ++j)
+                c.bias[static_cast<size_t>(j)] = beta * cb->data<float>()[j];
+        }
+        const float* src = w->data<float>();
+        c.w.resize(static_cast<size_t>(c.n * c.k));
+        for (int64_t r = 0; r < c.n; ++r)
+            for (int64_t i = 0; i < c.k; ++i)
+                c.w[static_cast<size_t>(r * c.k + i)] = alpha * (transB ? src[r * c.k + i] : src[i * c.n + r]);
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+        const double d = static_cast<double>(w[i]) - wq[i];
+        num += d * d;
+        den += static_cast<double>(w[i]) * w[i];
+    }
+    return den > 0 ? std::sqrt(num / den) : 0.0;
 }
 
 } // namespace opstudio::passes::quantize

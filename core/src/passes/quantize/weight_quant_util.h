@@ -69,6 +69,25 @@ AwqResult quantizeAwq(const std::vector<float>& w, int64_t n, int64_t k, const B
 double relativeOutputError(const std::vector<float>& w, const std::vector<float>& wq, int64_t n,
                            const calibrate::GramMatrix& gram);
 
+/// A MatMul / Gemm with a constant 2-D f32 weight, seen as W [N, K] (one row per output column; Gemm's
+/// transB and alpha folded in, beta·C as a per-column bias).
+struct LinearLayer {
+    ir::Node* node = nullptr;
+    int64_t k = 0, n = 0;
+    std::vector<float> w;    // [N, K] row-major
+    std::vector<float> bias; // N values, or empty
+};
+
+/// True when the node's name or op type is in the list.
+bool inSkipList(const std::vector<std::string>& list, const ir::Node& n);
+
+/// The MatMul / Gemm layers a weight-quantization pass can rewrite into `target` (named in skip reasons);
+/// the others are reported through ctx.skip with the reason.
+std::vector<LinearLayer> linearLayers(PassContext& ctx, const std::vector<std::string>& skip, const std::string& target);
+
+/// sqrt(Σ(w - w')² / Σw²).
+double relativeRmse(const std::vector<float>& w, const std::vector<float>& wq);
+
 /// The pass factory (quantize_weights.cpp).
 PassInfo quantizeWeightsPass();
 
