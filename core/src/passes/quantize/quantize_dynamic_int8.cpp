@@ -18,7 +18,6 @@ namespace opstudio::passes::quantize {
 
 namespace {
 
-
 /// A one-node model x -> node -> y with the node's constant inputs as initializers.
 std::shared_ptr<const ir::Model> singleNodeModel(const ir::Node& node, const std::vector<int64_t>& xShape,
                                                  const std::map<std::string, ir::Tensor>& constants) {

@@ -105,6 +105,21 @@ void quantizeRow(const float* a, int64_t k, int64_t blockSize, const QuantizedRo
         }
 }
 
+/// Weight scale × activation scale for the 16 dot lanes of the 64-weight chunk at `c`: one value when the
+/// block covers the chunk, else blocks c/32 and c/32 + 1 spread by `pairIdx` (the lane layout of the codes).
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 chunkScales(const float* scales, const float* sa,
+                                                                             int64_t c, int64_t blockSize,
+                                                                             __m512i pairIdx) {
+    if (blockSize != 32) {
+        const int64_t b = c / blockSize;
+        return _mm512_set1_ps(scales[b] * sa[b]);
+    }
+    const int64_t b = c / 32;
+    const __m128 pair = _mm_mul_ps(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(scales + b))),
+                                   _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(sa + b))));
+    return _mm512_permutexvar_ps(pairIdx, _mm512_castps128_ps512(pair));
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) float
 columnDotU4S8Vnni(const uint8_t* codes, const float* scales, const QuantizedRow& row, int64_t k,
                   int64_t blockSize) {
@@ -120,17 +135,7 @@ columnDotU4S8Vnni(const uint8_t* codes, const float* scales, const QuantizedRow&
         const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
         const __m512i a8 = _mm512_loadu_si512(row.a8 + c);
         const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a8));
-        __m512 scale;
-        if (blockSize == 32) {
-            const int64_t b = c / 32;
-            const __m128 pair = _mm_mul_ps(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(scales + b))),
-                                           _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(row.sa + b))));
-            scale = _mm512_permutexvar_ps(pairIdx, _mm512_castps128_ps512(pair));
-        } else {
-            const int64_t b = c / blockSize;
-            scale = _mm512_set1_ps(scales[b] * row.sa[b]);
-        }
-        total = _mm512_fmadd_ps(dot, scale, total);
+        total = _mm512_fmadd_ps(dot, chunkScales(scales, row.sa, c, blockSize, pairIdx), total);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(total, other));
 }
@@ -163,17 +168,7 @@ columnDotU8S8Vnni(const uint8_t* codes, const float* scales, const QuantizedRow&
         const __m512i q = _mm512_loadu_si512(codes + c);
         const __m512i a8 = _mm512_loadu_si512(row.a8 + c);
         const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a8));
-        __m512 scale;
-        if (blockSize == 32) {
-            const int64_t b = c / 32;
-            const __m128 pair = _mm_mul_ps(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(scales + b))),
-                                           _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(row.sa + b))));
-            scale = _mm512_permutexvar_ps(pairIdx, _mm512_castps128_ps512(pair));
-        } else {
-            const int64_t b = c / blockSize;
-            scale = _mm512_set1_ps(scales[b] * row.sa[b]);
-        }
-        total = _mm512_fmadd_ps(dot, scale, total);
+        total = _mm512_fmadd_ps(dot, chunkScales(scales, row.sa, c, blockSize, pairIdx), total);
     }
     return _mm512_reduce_add_ps(total);
 }
