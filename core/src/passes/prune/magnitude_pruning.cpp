@@ -76,9 +76,7 @@ public:
             refitMasked(ctx, layers, values, ctx.params.getFloat("damp"), "prune-magnitude update=refit");
         for (size_t li = 0; li < layers.size(); ++li)
             scatterRows(ctx, layers[li], values[li]);
-        ctx.report.notes.push_back(
-            "weights stay dense in the file (same bytes); zeros pay off through sparse "
-            "kernels or compression");
+        noteDenseWeights(ctx);
     }
 };
 

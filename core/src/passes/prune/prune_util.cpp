@@ -129,4 +129,14 @@ ParamSpec dampParam() {
     return floatParam("damp", "Damping λ of the refit, H + λ·mean(diag H)·I", 1e-6, 1.0, calibrate::kDefaultDampRatio);
 }
 
+std::vector<ParamSpec> nmMaskParams() {
+    return {intParam("n", "Keep N of every M consecutive inputs (0: unstructured at sparsity)", 0, 15, 0),
+            intParam("m", "N:M group size", 2, 16, 4)};
+}
+
+void noteDenseWeights(PassContext& ctx) {
+    ctx.report.notes.push_back(
+        "weights stay dense in the file (same bytes); zeros pay off through sparse kernels or compression");
+}
+
 } // namespace opstudio::passes::prune

@@ -37,6 +37,10 @@ double zeroFraction(const std::vector<float>& v);
 ParamSpec skipParam();
 /// `update` = none | refit (least-squares refit of the kept weights from calibration inputs) and its `damp`.
 ParamSpec updateParam();
+/// "n" and "m" of an optional N:M mask (n = 0: unstructured), shared by the calibrated pruning passes.
+std::vector<ParamSpec> nmMaskParams();
+/// The note every pruning pass ends with: zeros alone do not shrink the file or speed it up.
+void noteDenseWeights(PassContext& ctx);
 ParamSpec dampParam();
 
 // Pass factories (one file each).

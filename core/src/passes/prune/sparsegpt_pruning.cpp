@@ -286,8 +286,7 @@ public:
         } else {
             runSequential(ctx, layers, pruneLayer);
         }
-        ctx.report.notes.push_back(
-            "weights stay dense in the file (same bytes); zeros pay off through sparse kernels or compression");
+        noteDenseWeights(ctx);
     }
 };
 
@@ -301,9 +300,9 @@ PassInfo sparseGptPruningPass() {
         "calibration inputs so each MatMul/Gemm/Conv keeps its outputs";
     info.category = PassCategory::Pruning;
     info.exact = false;
-    info.params = {floatParam("sparsity", "Fraction of weights set to zero (unstructured, n = 0)", 0.0, 0.99, 0.5),
-                   intParam("n", "Keep N of every M consecutive inputs (0: unstructured at sparsity)", 0, 15, 0),
-                   intParam("m", "N:M group size", 2, 16, 4),
+    info.params = {floatParam("sparsity", "Fraction of weights set to zero (unstructured, n = 0)", 0.0, 0.99, 0.5)};
+    for (ParamSpec& p : nmMaskParams()) info.params.push_back(std::move(p));
+    info.params.insert(info.params.end(), {
                    enumParam("update",
                              "refit: mask by OBS saliency, then least-squares refit of the kept weights (better "
                              "on the trained test LLM); obs: SparseGPT column-by-column prune and update",
@@ -314,7 +313,7 @@ PassInfo sparseGptPruningPass() {
                              "Calibrate each layer on the outputs of the already-pruned layers before it "
                              "(one calibration run per wave of independent layers)",
                              false),
-                   skipParam()};
+                   skipParam()});
     info.create = [] { return std::make_unique<SparseGptPruning>(); };
     return info;
 }

@@ -79,8 +79,7 @@ public:
                 if (!keep[i]) w[i] = 0.f;
             scatterRows(ctx, l, w);
         }
-        ctx.report.notes.push_back(
-            "weights stay dense in the file (same bytes); zeros pay off through sparse kernels or compression");
+        noteDenseWeights(ctx);
     }
 };
 
@@ -94,11 +93,9 @@ PassInfo wandaPruningPass() {
         "per output row";
     info.category = PassCategory::Pruning;
     info.exact = false;
-    info.params = {floatParam("sparsity", "Fraction of weights set to zero per output row (n = 0)", 0.0, 0.99, 0.5),
-                   intParam("n", "Keep N of every M consecutive inputs (0: unstructured at sparsity)", 0, 15, 0),
-                   intParam("m", "N:M group size", 2, 16, 4),
-                   updateParam(), dampParam(),
-                   skipParam()};
+    info.params = {floatParam("sparsity", "Fraction of weights set to zero per output row (n = 0)", 0.0, 0.99, 0.5)};
+    for (ParamSpec& p : nmMaskParams()) info.params.push_back(std::move(p));
+    info.params.insert(info.params.end(), {updateParam(), dampParam(), skipParam()});
     info.create = [] { return std::make_unique<WandaPruning>(); };
     return info;
 }
