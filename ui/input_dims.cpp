@@ -86,6 +86,13 @@ InputDim defaultDim(const std::string& symbol, const std::vector<Use>& uses) {
         d.reason = QObject::tr("batch");
         return d;
     }
+    if (has({"past"})) {
+        // A KV-cache decoder (Optimum / ORT GenAI layout): an empty cache is a prefill, and then
+        // total_sequence = sequence, which the sequence default below also gives.
+        d.value = 0;
+        d.reason = QObject::tr("empty KV cache (prefill)");
+        return d;
+    }
     if (has({"seq", "len", "token", "time", "frames"})) {
         d.value = 128;
         d.reason = QObject::tr("sequence length");

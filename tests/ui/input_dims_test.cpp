@@ -68,6 +68,16 @@ TEST(InputDims, DefaultsFollowTheSymbolsNameAndPlace) {
     EXPECT_EQ(describeInputDims(dims), "N=1, W=320, batch=1, seq_len=128");
 }
 
+TEST(InputDims, KvCacheDecoderDefaultsToAConsistentPrefill) {
+    // The trained LLM's inputs: past_sequence must be 0 so that total_sequence = past + sequence holds.
+    auto loaded = onnxio::loadModel(std::string(OPSTUDIO_TEST_DATA_DIR) + "/models/llama_bytes/model.onnx");
+    ASSERT_TRUE(loaded.ok()) << loaded.error().what();
+    const QVector<InputDim> dims = proposeInputDims(loaded.value(), {}, {});
+    ASSERT_TRUE(find(dims, "past_sequence") && find(dims, "sequence") && find(dims, "total_sequence"));
+    EXPECT_EQ(find(dims, "past_sequence")->value, 0);
+    EXPECT_EQ(find(dims, "total_sequence")->value, find(dims, "sequence")->value);
+}
+
 TEST(InputDims, SquareAndPlainImageDefaults) {
     auto model = opstudio::testing::GraphBuilder(13).input("img", ir::DType::F32, {1, 3, 8, 8}).node("Relu", {"img"}, {"y"}).output("y").build();
     setInputShape(*model, "img", {ir::Dim::of(1), ir::Dim::of(3), ir::Dim::named("H"), ir::Dim::named("W")});
