@@ -12,6 +12,20 @@ struct TensorPool::State {
 
 namespace {
 
+/// Capacity allocated for a request of `bytes`. Above 64 KiB requests are rounded up to one of eight
+/// size classes per power of two (at most 12.5 % more): tensors that grow a little every run (a
+/// decoder's KV cache, its repeated heads and attention scores gain one token per decode step) then
+/// find the buffer freed one step earlier instead of missing the pool every time. Exact sizes missed
+/// on every step, and each miss was a fresh aligned_alloc whose pages the kernel faulted in (~430 page
+/// faults per decode token on a 113M-parameter decoder; removing them: 27.5 -> 32.4 tokens/s, 1 thread).
+size_t capacityFor(size_t bytes) {
+    constexpr size_t kSmall = size_t{1} << 16;
+    if (bytes <= kSmall) return (bytes + 63) / 64 * 64;
+    const int log2 = 63 - __builtin_clzll(bytes);
+    const size_t granule = size_t{1} << (log2 - 3);
+    return (bytes + granule - 1) / granule * granule;
+}
+
 /// A pooled allocation: gives its memory back to the pool's free list when dropped.
 class PooledBuffer final : public ir::Buffer {
 public:
@@ -57,7 +71,7 @@ std::shared_ptr<ir::Buffer> TensorPool::acquire(size_t bytes) {
         m_state->live += bytes;
         m_state->peak = std::max(m_state->peak, m_state->live);
     }
-    if (!inner) inner = ir::Buffer::allocate(bytes);
+    if (!inner) inner = ir::Buffer::allocate(capacityFor(bytes));
     return std::make_shared<PooledBuffer>(std::move(inner), bytes, m_state);
 }
 

@@ -182,3 +182,27 @@ TEST(Session, RandomFeedsAreDeterministic) {
     auto b = rt::randomFeeds(*s.value(), 42);
     EXPECT_TRUE(allClose(a["x"], b["x"], 0, 0));
 }
+
+TEST(TensorPool, ATensorThatGrowsALittleReusesTheBufferFreedBeforeIt) {
+    // A decoder's KV cache and its attention scores gain one token per step: the buffer freed by the
+    // previous step must serve the slightly larger request (one size class per 1/8 of a power of two).
+    rt::TensorPool pool;
+    const size_t kvBytes = 4 * 93 * 64 * sizeof(float); // [1, 4 heads, 93 tokens, 64]: 93 KiB
+    const size_t tokenBytes = 4 * 64 * sizeof(float);
+    const uint8_t* first = nullptr;
+    {
+        auto b = pool.acquire(kvBytes);
+        EXPECT_EQ(b->size(), kvBytes); // tensors see the size they asked for
+        first = b->data();
+    }
+    {
+        auto b = pool.acquire(kvBytes + tokenBytes);
+        EXPECT_EQ(b->data(), first);
+        EXPECT_EQ(b->size(), kvBytes + tokenBytes);
+    }
+    // Two live at once (past and present) get different buffers.
+    auto a = pool.acquire(kvBytes);
+    auto b = pool.acquire(kvBytes);
+    EXPECT_NE(a->data(), b->data());
+    EXPECT_EQ(pool.liveBytes(), 2 * kvBytes);
+}
