@@ -70,3 +70,31 @@ TEST(CliGenerate, ModelWithoutKvCacheFailsWithOneErrorLine) {
     EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("past_key_values"), std::string::npos) << r.out;
 }
+
+TEST(CliProfile, ProfilesOneDecodeStepWithAGivenPast) {
+    // A decode step: one new token after a past of 8 (docs/llm.md, "Profiling one decode step").
+    const std::string json = ::testing::TempDir() + "/llm_decode_step_profile.json";
+    const CliRun r = cli("profile " + kDir +
+                         "/model.onnx --dim batch=1 --dim sequence=1 --dim past_sequence=8 --dim total_sequence=9 "
+                         "--runs 2 --warmup 1 --no-roofline --json " + json);
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto j = readJson(json);
+    int kvAppends = 0, logits = 0;
+    for (const auto& n : j["nodes"]) {
+        // present.N.key/value = Concat(past [1, 2, 8, 32], new [1, 2, 1, 32]) -> [1, 2, 9, 32]
+        if (n["name"].get<std::string>().find("/Concat_5") != std::string::npos ||
+            n["name"].get<std::string>().find("/Concat_6") != std::string::npos) {
+            EXPECT_EQ(n["input_shapes"][0], nlohmann::json::parse("[1, 2, 8, 32]"));
+            EXPECT_EQ(n["input_shapes"][1], nlohmann::json::parse("[1, 2, 1, 32]"));
+            EXPECT_EQ(n["output_shapes"][0], nlohmann::json::parse("[1, 2, 9, 32]"));
+            ++kvAppends;
+        }
+        if (n["name"] == "/m/lm_head/MatMul") {
+            EXPECT_EQ(n["output_shapes"][0], nlohmann::json::parse("[1, 1, 256]"));
+            ++logits;
+        }
+    }
+    EXPECT_EQ(kvAppends, 8); // 4 layers x key and value
+    EXPECT_EQ(logits, 1);    // the LM head runs on the one new token
+    EXPECT_GT(j["total_ms"].get<double>(), 0);
+}
